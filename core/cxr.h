@@ -1,0 +1,28 @@
+/* cxr.h: the one header of libcxrgen-1.0.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#define CXR_INSIDE
+#include "cxr-version.h"
+#include "cxr-error.h"
+#include "cxr-enum-types.h"
+#include "cxr-batch.h"
+#include "cxr-stage.h"
+#include "cxr-model.h"
+#include "cxr-plugin.h"
+#include "cxr-registry.h"
+#include "cxr-pipeline.h"
+#include "cxr-scheduler.h"
+#include "cxr-harness.h"
+#include "cxr-labels.h"
+#include "cxr-csv.h"
+#include "cxr-atomic-file.h"
+#undef CXR_INSIDE
+
+/**
+ * cxr_get_version:
+ *
+ * Returns: (transfer none): the version of the library loaded at run time,
+ *   which may differ from %CXR_VERSION_STRING of the headers.
+ */
+const char *cxr_get_version (void);
