@@ -43,6 +43,12 @@ check('the run ends with status ok', events[events.length - 1].event === 'done' 
 check('the prompts match tests/data/prompts-expected.csv',
     got !== null && got === readText(GLib.build_filenamev([src, 'tests', 'data', 'prompts-expected.csv'])));
 
+const vector = new Array(14).fill(NaN);
+vector[1] = 1.0;
+vector[12] = 0.0;
+check('labels_to_prompt is callable from gjs',
+    Cxr.labels_to_prompt(vector, Cxr.LabelEncoding.CHEXPERT) === 'A chest X ray image with cardiomegaly, without pneumothorax');
+
 let message = '';
 try {
     Cxr.Pipeline.new_from_data('[stage a]\ntype=csv-source\nbatch-size=0\n', 'js.pipeline', null);

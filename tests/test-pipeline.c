@@ -323,6 +323,52 @@ test_built_in_code (void)
   g_assert_cmpstrv (upstream, ((const gchar *[]) { "a", "b", NULL }));
 }
 
+/* Random damage to a valid file: every result is a pipeline or an error,
+ * never a crash (the CI run does this under ASan and UBSan). */
+static void
+test_mutations (void)
+{
+  const gchar *text =
+    "[pipeline]\ndescription=d # c\n[model m]\ntype=test-denoiser\n"
+    "[stage src]\ntype=test-count-source\ncount=${N:-5}\n"
+    "[stage t]\ntype=test-transform\ninput=src.out\nfactor=1.5\n"
+    "[stage m2]\ntype=test-merge\ninput.left=src\ninput.right=t\n"
+    "[stage u]\ntype=test-model-user\ninput=m2\ndenoiser=m\n";
+  const gchar alphabet[] = "[]=.,#${}:-\n\\ abcdefstagemodelinput\xff\x01";
+  g_autoptr (GRand) rand = g_rand_new_with_seed (1234);
+  gsize len = strlen (text);
+  guint parsed = 0, refused = 0;
+
+  for (guint iteration = 0; iteration < 3000; iteration++)
+    {
+      g_autoptr (GString) mutated = g_string_new (text);
+      guint edits = g_rand_int_range (rand, 1, 6);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (CxrPipeline) pipeline = NULL;
+
+      for (guint e = 0; e < edits && mutated->len > 0; e++)
+        {
+          gsize at = g_rand_int_range (rand, 0, (gint32) mutated->len);
+          gchar c = alphabet[g_rand_int_range (rand, 0, sizeof alphabet - 1)];
+          switch (g_rand_int_range (rand, 0, 3))
+            {
+            case 0: mutated->str[at] = c; break;
+            case 1: g_string_insert_c (mutated, at, c); break;
+            default: g_string_erase (mutated, at, 1); break;
+            }
+        }
+      pipeline = cxr_pipeline_new_from_data (mutated->str, "m.pipeline", NULL, &error);
+      g_assert_true ((pipeline == NULL) != (error == NULL));
+      if (pipeline)
+        parsed++;
+      else
+        refused++;
+    }
+  g_assert_cmpuint (len, >, 0);
+  g_test_message ("%u mutated files parsed, %u refused", parsed, refused);
+  g_assert_cmpuint (refused, >, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -336,5 +382,6 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/overrides", test_overrides);
   g_test_add_func ("/pipeline/pipeline-dir", test_pipeline_dir);
   g_test_add_func ("/pipeline/built-in-code", test_built_in_code);
+  g_test_add_func ("/pipeline/mutations", test_mutations);
   return g_test_run ();
 }
