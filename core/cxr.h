@@ -14,9 +14,12 @@
 #include "cxr-pipeline.h"
 #include "cxr-scheduler.h"
 #include "cxr-harness.h"
+#include "cxr-json.h"
 #include "cxr-labels.h"
 #include "cxr-csv.h"
 #include "cxr-atomic-file.h"
+#include "tensor/cxr-tensor.h"
+#include "tensor/cxr-safetensors.h"
 #undef CXR_INSIDE
 
 /**

@@ -55,6 +55,24 @@ check "SIGINT: exit 130" test $? = 130
 check "SIGINT: says it stops" grep -q "stopping the stages" "$tmp/int.err"
 check "SIGINT: no output file, no temporary file" test -z "$(ls -A "$tmp/int")"
 
+# cxrgen weights: a file written to the published format, then a broken one.
+/usr/bin/python3 - "$tmp" <<'PY'
+import json, struct, sys
+header = json.dumps({"__metadata__": {"format": "pt"},
+                     "conv.weight": {"dtype": "F16", "shape": [2, 1, 3, 3], "data_offsets": [0, 36]},
+                     "conv.bias": {"dtype": "F32", "shape": [2], "data_offsets": [36, 44]}}).encode()
+open(sys.argv[1] + "/w.safetensors", "wb").write(struct.pack("<Q", len(header)) + header + bytes(44))
+header = b'{"w":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}}'
+open(sys.argv[1] + "/short.safetensors", "wb").write(struct.pack("<Q", len(header)) + header + bytes(8))
+PY
+check "weights lists a valid file" test "$(code cxrgen weights "$tmp/w.safetensors")" = 0
+check "weights: name, dtype, shape, count" grep -qE "^conv.weight +F16 +\[2, 1, 3, 3\] +18$" "$tmp/out"
+check "weights: the totals" grep -qF "w.safetensors: 2 tensors, 20 parameters, 44 bytes of data" "$tmp/out"
+check "weights: the metadata" grep -qF "metadata format = pt" "$tmp/out"
+check "weights: a truncated file exits 1" test "$(code cxrgen weights "$tmp/short.safetensors")" = 1
+check "weights: says which tensor and what is wrong" grep -qF \
+  "short.safetensors: tensor w: data_offsets [0, 16] run past the end of the data (8 bytes)" "$tmp/err"
+
 # The schema of the plugins of this tree, as checked in.
 CXRGEN_PLUGIN_PATH="$CXRGEN_TEST_BUILDDIR/plugins" cxrgen schema > "$tmp/schema.json"
 if cmp -s "$tmp/schema.json" "$src/schemas/pipeline.schema.json"; then

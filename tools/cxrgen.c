@@ -3,7 +3,8 @@
  *
  * Exit codes:
  *   0   success
- *   1   the run failed (a stage reported an error)
+ *   1   the run failed (a stage reported an error), or a data file is
+ *       missing or malformed
  *   2   bad usage, or a pipeline file that does not parse or validate
  *   3   a type named on the command line is unknown
  *   130 the run was cancelled (SIGINT)
@@ -429,6 +430,73 @@ command_schema (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
+/* -------------------------------------------------------------- weights */
+
+static int
+command_weights (gint argc, gchar **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CxrSafetensors) file = NULL;
+  g_auto (GStrv) names = NULL;
+  g_auto (GStrv) keys = NULL;
+  gboolean quiet = FALSE;
+  guint64 total_bytes = 0;
+  GOptionEntry entries[] = {
+    { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the totals only", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("weights FILE - list the tensors of a safetensors file");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Checks the whole file (header, dtypes, shapes, offsets, overlaps), then lists each\n"
+             "tensor's name, dtype, shape and element count, the metadata, and the totals.\n"
+             "Exit status: 0 a valid file, 1 a missing or malformed file (the message says\n"
+             "which tensor and what is wrong).");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2)
+    {
+      g_printerr ("cxrgen: weights needs one FILE\n");
+      return EXIT_USAGE;
+    }
+  file = cxr_safetensors_open (argv[1], &error);
+  if (file == NULL)
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  names = cxr_safetensors_list_names (file);
+  for (guint i = 0; names[i]; i++)
+    {
+      CxrDType dtype;
+      g_autofree gint64 *shape = NULL;
+      guint ndim = 0;
+      guint64 numel = 1;
+      g_autoptr (GString) dims = g_string_new ("[");
+
+      cxr_safetensors_get_info (file, names[i], &dtype, &shape, &ndim);
+      for (guint d = 0; d < ndim; d++)
+        {
+          g_string_append_printf (dims, "%s%" G_GINT64_FORMAT, d ? ", " : "", shape[d]);
+          numel *= (guint64) shape[d];
+        }
+      g_string_append_c (dims, ']');
+      total_bytes += numel * cxr_dtype_get_size (dtype);
+      if (!quiet)
+        g_print ("%-60s %-7s %-22s %" G_GUINT64_FORMAT "\n", names[i], cxr_dtype_get_name (dtype),
+                 dims->str, numel);
+    }
+  keys = cxr_safetensors_list_metadata_keys (file);
+  for (guint i = 0; !quiet && keys[i]; i++)
+    g_print ("metadata %s = %s\n", keys[i], cxr_safetensors_get_metadata (file, keys[i]));
+  g_print ("%s: %u tensors, %" G_GUINT64_FORMAT " parameters, %" G_GUINT64_FORMAT " bytes of data\n",
+           argv[1], cxr_safetensors_get_n_tensors (file), cxr_safetensors_get_n_elements (file),
+           total_bytes);
+  return EXIT_OK;
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void
@@ -445,13 +513,15 @@ print_usage (FILE *out)
            "  validate FILE  parse and check a pipeline file, run nothing\n"
            "  inspect [TYPE] list plugins and types, or describe one\n"
            "  schema         print the JSON Schema of pipeline files\n"
+           "  weights FILE   check a safetensors file and list its tensors\n"
            "\n"
            "Options:\n"
            "  -h, --help     show this help; COMMAND --help shows a command's\n"
            "  --version      print the version\n"
            "\n"
            "Plugins are searched in $CXRGEN_PLUGIN_PATH, then %s.\n"
-           "Exit status: 0 success, 1 a run failed, 2 bad usage or an invalid pipeline,\n"
+           "Exit status: 0 success, 1 a run failed or a file is malformed, 2 bad usage or an\n"
+           "invalid pipeline,\n"
            "3 an unknown type, 130 cancelled.\n",
            CXR_PLUGIN_DIR_DISPLAY);
 }
@@ -487,6 +557,8 @@ main (int argc, char **argv)
     return command_inspect (argc - 1, argv + 1);
   if (g_str_equal (command, "schema"))
     return command_schema (argc - 1, argv + 1);
+  if (g_str_equal (command, "weights"))
+    return command_weights (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);
   print_usage (stderr);
   return EXIT_USAGE;

@@ -1,0 +1,15 @@
+/* cxr-json.h: a strict JSON parser that builds GVariants.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#if !defined(CXR_INSIDE) && !defined(CXR_COMPILATION)
+#error "Only <cxr.h> can be included directly."
+#endif
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+GVariant *cxr_json_parse (const gchar *text, gsize length, const gchar *origin, GError **error);
+
+G_END_DECLS
