@@ -20,6 +20,8 @@
 #include "cxr-atomic-file.h"
 #include "tensor/cxr-tensor.h"
 #include "tensor/cxr-safetensors.h"
+#include "tensor/cxr-ops.h"
+#include "tensor/cxr-optim.h"
 #undef CXR_INSIDE
 
 /**

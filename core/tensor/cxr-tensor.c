@@ -41,6 +41,11 @@ struct _CxrTensor {
   gint64 strides[CXR_TENSOR_MAX_DIMS]; /* elements */
   gint64 offset;                       /* elements into the storage */
   CxrStorage *storage;
+  /* Autograd: a leaf that wants its gradient, or the output of a recorded
+   * op; the gradient, allocated on first use (or set to a view of a flat
+   * gradient buffer). Views do not share these. */
+  gboolean requires_grad;
+  CxrTensor *grad;
 };
 
 G_DEFINE_BOXED_TYPE (CxrTensor, cxr_tensor, cxr_tensor_ref, cxr_tensor_unref)
@@ -546,6 +551,7 @@ cxr_tensor_unref (CxrTensor *self)
   if (!g_atomic_ref_count_dec (&self->ref))
     return;
   storage_unref (self->storage);
+  g_clear_pointer (&self->grad, cxr_tensor_unref);
   g_free (self);
 }
 
@@ -898,6 +904,8 @@ view_of (CxrTensor *self)
   *view = *self;
   g_atomic_ref_count_init (&view->ref);
   view->storage = storage_ref (self->storage);
+  view->requires_grad = FALSE;
+  view->grad = NULL;
   return view;
 }
 
@@ -1088,4 +1096,165 @@ cxr_tensor_slice (CxrTensor *self, gint dim, gint64 start, gint64 stop, gint64 s
     view->offset += start * self->strides[dim];
   view->strides[dim] = self->strides[dim] * step;
   return view;
+}
+
+/**
+ * cxr_tensor_new_like:
+ * @self: a tensor
+ *
+ * Returns: (transfer full): a contiguous f32 tensor of zeros with the shape
+ *   of @self
+ */
+CxrTensor *
+cxr_tensor_new_like (CxrTensor *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return cxr_tensor_new (CXR_DTYPE_F32, self->shape, self->ndim);
+}
+
+/**
+ * cxr_tensor_fill:
+ * @self: a contiguous f32 tensor
+ * @value: the value
+ *
+ * Sets every element to @value.
+ */
+void
+cxr_tensor_fill (CxrTensor *self, gfloat value)
+{
+  gfloat *data;
+  gint64 n;
+
+  g_return_if_fail (self != NULL && self->dtype == CXR_DTYPE_F32 && cxr_tensor_is_contiguous (self));
+  data = cxr_tensor_get_data (self);
+  n = cxr_tensor_get_numel (self);
+  for (gint64 i = 0; i < n; i++)
+    data[i] = value;
+}
+
+/**
+ * cxr_tensor_set_data:
+ * @self: a contiguous tensor
+ * @data: (array length=n_bytes): new elements, row-major, in its dtype
+ * @n_bytes: their size, which must be the tensor's
+ * @error: return location for a #GError
+ *
+ * Overwrites the elements in place (every view of the storage sees them).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+cxr_tensor_set_data (CxrTensor *self, const guint8 *data, gsize n_bytes, GError **error)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  if (!cxr_tensor_is_contiguous (self) || n_bytes != cxr_tensor_get_nbytes (self))
+    {
+      g_autofree gchar *d = cxr_tensor_describe (self);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "set_data: %" G_GSIZE_FORMAT " bytes for %s (%" G_GSIZE_FORMAT " bytes%s)", n_bytes, d,
+                   cxr_tensor_get_nbytes (self), cxr_tensor_is_contiguous (self) ? "" : ", not contiguous");
+      return FALSE;
+    }
+  if (n_bytes > 0)
+    memcpy (cxr_tensor_get_data (self), data, n_bytes);
+  return TRUE;
+}
+
+/**
+ * cxr_tensor_get_item:
+ * @self: a tensor
+ * @index: (array length=n_index): one index per dimension
+ * @n_index: the number of dimensions
+ *
+ * Returns: the element at @index, as a float
+ */
+gfloat
+cxr_tensor_get_item (CxrTensor *self, const gint64 *index, guint n_index)
+{
+  gint64 offset = 0;
+
+  g_return_val_if_fail (self != NULL && n_index == self->ndim, NAN);
+  for (guint i = 0; i < n_index; i++)
+    {
+      g_return_val_if_fail (index[i] >= 0 && index[i] < self->shape[i], NAN);
+      offset += index[i] * self->strides[i];
+    }
+  return (gfloat) read_double (self->dtype, (const guint8 *) cxr_tensor_get_data (self) +
+                                              offset * (gint64) cxr_dtype_get_size (self->dtype));
+}
+
+/**
+ * cxr_tensor_set_requires_grad:
+ * @self: a tensor, a leaf such as a parameter or an input
+ * @requires_grad: whether backward passes compute its gradient
+ *
+ * Marks a leaf tensor so that ops recorded on a #CxrTape track it and
+ * cxr_tape_backward() accumulates its gradient.
+ */
+void
+cxr_tensor_set_requires_grad (CxrTensor *self, gboolean requires_grad)
+{
+  g_return_if_fail (self != NULL);
+  self->requires_grad = requires_grad;
+}
+
+/**
+ * cxr_tensor_get_requires_grad:
+ * @self: a tensor
+ *
+ * Returns: whether backward passes compute the tensor's gradient
+ */
+gboolean
+cxr_tensor_get_requires_grad (CxrTensor *self)
+{
+  g_return_val_if_fail (self != NULL, FALSE);
+  return self->requires_grad;
+}
+
+/**
+ * cxr_tensor_get_grad:
+ * @self: a tensor
+ *
+ * Returns: (transfer none) (nullable): the gradient accumulated so far,
+ *   or %NULL if none was computed
+ */
+CxrTensor *
+cxr_tensor_get_grad (CxrTensor *self)
+{
+  g_return_val_if_fail (self != NULL, NULL);
+  return self->grad;
+}
+
+/**
+ * cxr_tensor_set_grad:
+ * @self: a tensor
+ * @grad: (nullable): a contiguous f32 tensor of the same shape, or %NULL
+ *
+ * Sets where the gradient accumulates: a model points each parameter's
+ * gradient into one flat buffer this way.
+ */
+void
+cxr_tensor_set_grad (CxrTensor *self, CxrTensor *grad)
+{
+  g_return_if_fail (self != NULL);
+  g_return_if_fail (grad == NULL || (grad->dtype == CXR_DTYPE_F32 &&
+                                     cxr_tensor_get_numel (grad) == cxr_tensor_get_numel (self)));
+  if (grad)
+    cxr_tensor_ref (grad);
+  g_clear_pointer (&self->grad, cxr_tensor_unref);
+  self->grad = grad;
+}
+
+/**
+ * cxr_tensor_zero_grad:
+ * @self: a tensor
+ *
+ * Sets the accumulated gradient, if any, to zeros.
+ */
+void
+cxr_tensor_zero_grad (CxrTensor *self)
+{
+  g_return_if_fail (self != NULL);
+  if (self->grad)
+    memset (cxr_tensor_get_data (self->grad), 0, cxr_tensor_get_nbytes (self->grad));
 }

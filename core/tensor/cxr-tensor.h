@@ -95,6 +95,17 @@ CxrTensor *cxr_tensor_permute (CxrTensor *self, const gint *dims, guint n_dims, 
 CxrTensor *cxr_tensor_slice (CxrTensor *self, gint dim, gint64 start, gint64 stop, gint64 step,
                              GError **error);
 
+CxrTensor *cxr_tensor_new_like (CxrTensor *self);
+void cxr_tensor_fill (CxrTensor *self, gfloat value);
+gboolean cxr_tensor_set_data (CxrTensor *self, const guint8 *data, gsize n_bytes, GError **error);
+gfloat cxr_tensor_get_item (CxrTensor *self, const gint64 *index, guint n_index);
+
+void cxr_tensor_set_requires_grad (CxrTensor *self, gboolean requires_grad);
+gboolean cxr_tensor_get_requires_grad (CxrTensor *self);
+CxrTensor *cxr_tensor_get_grad (CxrTensor *self);
+void cxr_tensor_set_grad (CxrTensor *self, CxrTensor *grad);
+void cxr_tensor_zero_grad (CxrTensor *self);
+
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CxrTensor, cxr_tensor_unref)
 
 G_END_DECLS

@@ -1,0 +1,401 @@
+/* core/tensor/cpu/norm.c: layer norm, group norm, batch norm (inference),
+ * forward and backward.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "cxr-ops-private.h"
+
+/* Normalises @rows groups of @len values each; channel c of group element
+ * j is (j / inner) % channels when @channels > 0 (group norm: the affine
+ * parameters are per channel), else j (layer norm: per feature).
+ * Saves mean and rstd per row for backward. */
+typedef struct {
+  gint64 rows, len, channels, inner, channels_per_row;
+} NormLayout;
+
+static inline gint64
+affine_index (const NormLayout *l, gint64 row, gint64 j)
+{
+  if (l->channels == 0)
+    return j;
+  /* group norm: row = n * groups + g; channel = g * (C/G) + j / inner */
+  return (row % (l->channels / l->channels_per_row)) * l->channels_per_row + j / l->inner;
+}
+
+static void
+norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *b, gfloat eps,
+              gfloat *y, gfloat *mean, gfloat *rstd)
+{
+#pragma omp parallel for schedule(static)
+  for (gint64 r = 0; r < l->rows; r++)
+    {
+      const gfloat *xr = x + r * l->len;
+      gfloat *yr = y + r * l->len;
+      gdouble s = 0, ss = 0, m, var;
+      gfloat rs;
+
+      for (gint64 j = 0; j < l->len; j++)
+        s += xr[j];
+      m = s / l->len;
+      for (gint64 j = 0; j < l->len; j++)
+        {
+          gdouble d = xr[j] - m;
+          ss += d * d;
+        }
+      var = ss / l->len;
+      rs = (gfloat) (1.0 / sqrt (var + eps));
+      mean[r] = (gfloat) m;
+      rstd[r] = rs;
+      /* The row in runs of one affine parameter each: one run for layer
+       * norm's features, inner positions per channel for group norm. */
+      for (gint64 j0 = 0; j0 < l->len; j0 += l->channels ? l->inner : l->len)
+        {
+          gint64 run = l->channels ? l->inner : l->len;
+          for (gint64 j = j0; j < j0 + run; j++)
+            {
+              gint64 a = l->channels ? affine_index (l, r, j0) : j;
+              gfloat v = ((gfloat) (xr[j] - m)) * rs;
+              yr[j] = v * (w ? w[a] : 1.0f) + (b ? b[a] : 0.0f);
+            }
+        }
+    }
+}
+
+static void
+norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *mean,
+                    const gfloat *rstd, const gfloat *dy, gfloat *dx, gfloat *dw, gfloat *db)
+{
+  if (dx)
+    {
+#pragma omp parallel for schedule(static)
+      for (gint64 r = 0; r < l->rows; r++)
+        {
+          const gfloat *xr = x + r * l->len, *dyr = dy + r * l->len;
+          gfloat *dxr = dx + r * l->len;
+          gdouble sum_g = 0, sum_gn = 0;
+          gint64 run = l->channels ? l->inner : l->len;
+          for (gint64 j0 = 0; j0 < l->len; j0 += run)
+            for (gint64 j = j0; j < j0 + run; j++)
+              {
+                gfloat g = dyr[j] * (w ? w[l->channels ? affine_index (l, r, j0) : j] : 1.0f);
+                gfloat n = (xr[j] - mean[r]) * rstd[r];
+                sum_g += g;
+                sum_gn += (gdouble) g * n;
+              }
+          sum_g /= l->len;
+          sum_gn /= l->len;
+          for (gint64 j0 = 0; j0 < l->len; j0 += run)
+            for (gint64 j = j0; j < j0 + run; j++)
+              {
+                gfloat g = dyr[j] * (w ? w[l->channels ? affine_index (l, r, j0) : j] : 1.0f);
+                gfloat n = (xr[j] - mean[r]) * rstd[r];
+                dxr[j] += rstd[r] * (g - (gfloat) sum_g - n * (gfloat) sum_gn);
+              }
+        }
+    }
+  if ((dw || db) && l->channels == 0)
+    {
+      /* Layer norm: each feature sums over the rows; features split over
+       * threads, rows in order, so sums do not depend on the thread count. */
+#pragma omp parallel for schedule(static)
+      for (gint64 j = 0; j < l->len; j++)
+        {
+          gdouble sw = 0, sb = 0;
+          for (gint64 r = 0; r < l->rows; r++)
+            {
+              gfloat g = dy[r * l->len + j];
+              sw += (gdouble) g * (x[r * l->len + j] - mean[r]) * rstd[r];
+              sb += g;
+            }
+          if (dw)
+            dw[j] += (gfloat) sw;
+          if (db)
+            db[j] += (gfloat) sb;
+        }
+    }
+  else if (dw || db)
+    {
+      /* Group norm: each channel sums over the batch and its positions. */
+      gint64 groups = l->channels / l->channels_per_row, batch = l->rows / groups;
+#pragma omp parallel for schedule(static)
+      for (gint64 ch = 0; ch < l->channels; ch++)
+        {
+          gint64 g = ch / l->channels_per_row, cin = ch % l->channels_per_row;
+          gdouble sw = 0, sb = 0;
+          for (gint64 n = 0; n < batch; n++)
+            {
+              gint64 r = n * groups + g;
+              const gfloat *xr = x + r * l->len + cin * l->inner, *dyr = dy + r * l->len + cin * l->inner;
+              for (gint64 j = 0; j < l->inner; j++)
+                {
+                  sw += (gdouble) dyr[j] * (xr[j] - mean[r]) * rstd[r];
+                  sb += dyr[j];
+                }
+            }
+          if (dw)
+            dw[ch] += (gfloat) sw;
+          if (db)
+            db[ch] += (gfloat) sb;
+        }
+    }
+}
+
+static void
+fill_layout (CxrNode *node, NormLayout *l)
+{
+  l->rows = node->i[0];
+  l->len = node->i[1];
+  l->channels = node->i[2];
+  l->inner = node->i[3];
+  l->channels_per_row = node->i[4];
+}
+
+static void
+norm_backward (CxrNode *node)
+{
+  CxrTensor *x = g_ptr_array_index (node->in, 0), *w = g_ptr_array_index (node->in, 1);
+  CxrTensor *b = g_ptr_array_index (node->in, 2);
+  NormLayout l;
+
+  fill_layout (node, &l);
+  norm_backward_rows (&l, _cxr_f32 (x), w ? _cxr_f32 (w) : NULL, _cxr_f32 (node->saved[0]),
+                      _cxr_f32 (node->saved[1]), _cxr_f32 (cxr_tensor_get_grad (node->out)),
+                      _cxr_grad (x), _cxr_grad (w), _cxr_grad (b));
+}
+
+static CxrTensor *
+norm (CxrTape *tape, const gchar *name, CxrTensor *x, CxrTensor *w, CxrTensor *b, gfloat eps,
+      const NormLayout *l)
+{
+  CxrTensor *out = cxr_tensor_new_like (x);
+  CxrTensor *mean = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { l->rows }, 1);
+  CxrTensor *rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { l->rows }, 1);
+  CxrTensor *inputs[] = { x, w, b };
+  CxrNode *node;
+
+  norm_forward (l, _cxr_f32 (x), w ? _cxr_f32 (w) : NULL, b ? _cxr_f32 (b) : NULL, eps, _cxr_f32 (out),
+                _cxr_f32 (mean), _cxr_f32 (rstd));
+  node = _cxr_tape_record (tape, name, norm_backward, out, inputs, 3);
+  if (node)
+    {
+      node->saved[0] = mean;
+      node->saved[1] = rstd;
+      node->i[0] = l->rows;
+      node->i[1] = l->len;
+      node->i[2] = l->channels;
+      node->i[3] = l->inner;
+      node->i[4] = l->channels_per_row;
+    }
+  else
+    {
+      cxr_tensor_unref (mean);
+      cxr_tensor_unref (rstd);
+    }
+  return out;
+}
+
+static gboolean
+check_vector (CxrTensor *t, gint64 n, const gchar *op, const gchar *what, GError **error)
+{
+  if (t == NULL)
+    return TRUE;
+  if (!_cxr_check_input (t, op, what, error))
+    return FALSE;
+  if (cxr_tensor_get_ndim (t) != 1 || cxr_tensor_get_dim (t, 0) != n)
+    {
+      g_autofree gchar *d = cxr_tensor_describe (t);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "%s: %s is %s but should be [%" G_GINT64_FORMAT "]", op, what, d, n);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * cxr_op_layer_norm:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [..., D]
+ * @weight: (nullable): F32 [D]
+ * @bias: (nullable): F32 [D]
+ * @eps: added to the variance
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): @x normalised over its last dimension (biased
+ *   variance), scaled and shifted, or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_layer_norm (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, gfloat eps,
+                   GError **error)
+{
+  NormLayout l = { 0 };
+
+  if (!_cxr_check_input (x, "layer_norm", "x", error))
+    return NULL;
+  if (cxr_tensor_get_ndim (x) == 0)
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "layer_norm: x has no dimension");
+      return NULL;
+    }
+  l.len = cxr_tensor_get_dim (x, -1);
+  l.rows = _cxr_numel (x) / MAX (l.len, 1);
+  if (!check_vector (weight, l.len, "layer_norm", "weight", error) ||
+      !check_vector (bias, l.len, "layer_norm", "bias", error))
+    return NULL;
+  return norm (tape, "layer_norm", x, weight, bias, eps, &l);
+}
+
+/**
+ * cxr_op_group_norm:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, ...]
+ * @groups: the number of groups; divides C
+ * @weight: (nullable): F32 [C]
+ * @bias: (nullable): F32 [C]
+ * @eps: added to the variance
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): @x normalised over each group of C / @groups
+ *   channels and all positions, then scaled and shifted per channel, or
+ *   %NULL with @error set
+ */
+CxrTensor *
+cxr_op_group_norm (CxrTape *tape, CxrTensor *x, guint groups, CxrTensor *weight, CxrTensor *bias,
+                   gfloat eps, GError **error)
+{
+  NormLayout l = { 0 };
+  gint64 n, c;
+
+  if (!_cxr_check_input (x, "group_norm", "x", error))
+    return NULL;
+  if (cxr_tensor_get_ndim (x) < 2 || groups == 0 || cxr_tensor_get_dim (x, 1) % groups != 0)
+    {
+      g_autofree gchar *d = cxr_tensor_describe (x);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "group_norm: x %s: needs [N, C, ...] with C divisible by %u groups", d, groups);
+      return NULL;
+    }
+  n = cxr_tensor_get_dim (x, 0);
+  c = cxr_tensor_get_dim (x, 1);
+  if (!check_vector (weight, c, "group_norm", "weight", error) ||
+      !check_vector (bias, c, "group_norm", "bias", error))
+    return NULL;
+  l.rows = n * groups;
+  l.len = _cxr_numel (x) / MAX (l.rows, 1);
+  l.channels = c;
+  l.channels_per_row = c / groups;
+  l.inner = l.len / MAX (l.channels_per_row, 1);
+  return norm (tape, "group_norm", x, weight, bias, eps, &l);
+}
+
+static void
+batch_norm_backward (CxrNode *node)
+{
+  CxrTensor *x = g_ptr_array_index (node->in, 0), *w = g_ptr_array_index (node->in, 1);
+  CxrTensor *b = g_ptr_array_index (node->in, 2);
+  const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out));
+  const gfloat *mean = _cxr_f32 (node->saved[0]), *rstd = _cxr_f32 (node->saved[1]);
+  const gfloat *vx = _cxr_f32 (x), *vw = w ? _cxr_f32 (w) : NULL;
+  gfloat *dx = _cxr_grad (x), *dw = _cxr_grad (w), *db = _cxr_grad (b);
+  gint64 n = node->i[0], c = node->i[1], inner = node->i[2];
+
+  for (gint64 i = 0; i < n; i++)
+    for (gint64 ch = 0; ch < c; ch++)
+      for (gint64 j = 0; j < inner; j++)
+        {
+          gint64 at = (i * c + ch) * inner + j;
+          if (dx)
+            dx[at] += dy[at] * (vw ? vw[ch] : 1.0f) * rstd[ch];
+          if (dw)
+            dw[ch] += dy[at] * (vx[at] - mean[ch]) * rstd[ch];
+          if (db)
+            db[ch] += dy[at];
+        }
+}
+
+/**
+ * cxr_op_batch_norm:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, ...]
+ * @mean: F32 [C], the running mean
+ * @var: F32 [C], the running variance
+ * @weight: (nullable): F32 [C]
+ * @bias: (nullable): F32 [C]
+ * @eps: added to the variance
+ * @error: return location for a #GError
+ *
+ * Batch norm in inference mode: with the running statistics, as
+ * torch.nn.BatchNorm2d in eval(). Gradients flow to @x, @weight and @bias.
+ *
+ * Returns: (transfer full): the normalised tensor, or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var, CxrTensor *weight,
+                   CxrTensor *bias, gfloat eps, GError **error)
+{
+  gint64 n, c, inner;
+  CxrTensor *out, *m, *rstd;
+  const gfloat *vx, *vm, *vv, *vw, *vb;
+  gfloat *o, *pm, *pr;
+  CxrNode *node;
+
+  if (!_cxr_check_input (x, "batch_norm", "x", error))
+    return NULL;
+  if (cxr_tensor_get_ndim (x) < 2)
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "batch_norm: x needs [N, C, ...]");
+      return NULL;
+    }
+  n = cxr_tensor_get_dim (x, 0);
+  c = cxr_tensor_get_dim (x, 1);
+  inner = _cxr_numel (x) / MAX (n * c, 1);
+  if (mean == NULL || var == NULL || !check_vector (mean, c, "batch_norm", "mean", error) ||
+      !check_vector (var, c, "batch_norm", "var", error) ||
+      !check_vector (weight, c, "batch_norm", "weight", error) ||
+      !check_vector (bias, c, "batch_norm", "bias", error))
+    {
+      if (mean == NULL || var == NULL)
+        g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "batch_norm: mean and var are needed");
+      return NULL;
+    }
+  out = cxr_tensor_new_like (x);
+  m = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
+  rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
+  vx = _cxr_f32 (x);
+  vm = _cxr_f32 (mean);
+  vv = _cxr_f32 (var);
+  vw = weight ? _cxr_f32 (weight) : NULL;
+  vb = bias ? _cxr_f32 (bias) : NULL;
+  o = _cxr_f32 (out);
+  pm = _cxr_f32 (m);
+  pr = _cxr_f32 (rstd);
+  for (gint64 ch = 0; ch < c; ch++)
+    {
+      pm[ch] = vm[ch];
+      pr[ch] = 1.0f / sqrtf (vv[ch] + eps);
+    }
+#pragma omp parallel for schedule(static)
+  for (gint64 i = 0; i < n * c; i++)
+    {
+      gint64 ch = i % c;
+      for (gint64 j = 0; j < inner; j++)
+        o[i * inner + j] = (vx[i * inner + j] - pm[ch]) * pr[ch] * (vw ? vw[ch] : 1.0f) + (vb ? vb[ch] : 0.0f);
+    }
+  {
+    CxrTensor *inputs[] = { x, weight, bias };
+    node = _cxr_tape_record (tape, "batch_norm", batch_norm_backward, out, inputs, 3);
+  }
+  if (node)
+    {
+      node->saved[0] = m;
+      node->saved[1] = rstd;
+      node->i[0] = n;
+      node->i[1] = c;
+      node->i[2] = inner;
+    }
+  else
+    {
+      cxr_tensor_unref (m);
+      cxr_tensor_unref (rstd);
+    }
+  return out;
+}

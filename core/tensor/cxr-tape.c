@@ -1,0 +1,292 @@
+/* cxr-tape.c: the autograd tape.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "cxr-ops-private.h"
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+/**
+ * CxrTape:
+ *
+ * The record of one step's ops, for the backward pass.
+ *
+ * Every op takes a tape: with %NULL (no-grad mode, for frozen models and
+ * sampling) it records nothing and keeps no activations; with a tape, an
+ * op whose inputs need a gradient (a leaf marked with
+ * cxr_tensor_set_requires_grad(), or the output of a recorded op) records
+ * a node holding what its backward needs. cxr_tape_backward() runs the
+ * nodes in reverse and adds each leaf's gradient to cxr_tensor_get_grad(),
+ * so gradients of several micro-batches accumulate until the caller zeroes
+ * them; cxr_tape_reset() drops the nodes and their activations for the
+ * next step.
+ */
+
+struct _CxrTape {
+  GObject parent_instance;
+  GPtrArray *nodes; /* CxrNode, in the order recorded */
+};
+
+G_DEFINE_FINAL_TYPE (CxrTape, cxr_tape, G_TYPE_OBJECT)
+
+static void
+tensor_unref0 (gpointer t)
+{
+  if (t != NULL)
+    cxr_tensor_unref (t);
+}
+
+static void
+node_free (gpointer data)
+{
+  CxrNode *node = data;
+
+  g_ptr_array_unref (node->in);
+  for (guint i = 0; i < G_N_ELEMENTS (node->saved); i++)
+    g_clear_pointer (&node->saved[i], cxr_tensor_unref);
+  /* An intermediate's gradient goes with the step. */
+  cxr_tensor_set_grad (node->out, NULL);
+  cxr_tensor_unref (node->out);
+  g_free (node);
+}
+
+static void
+cxr_tape_finalize (GObject *object)
+{
+  CxrTape *self = CXR_TAPE (object);
+
+  cxr_tape_reset (self);
+  g_ptr_array_unref (self->nodes);
+  G_OBJECT_CLASS (cxr_tape_parent_class)->finalize (object);
+}
+
+static void
+cxr_tape_class_init (CxrTapeClass *klass)
+{
+  G_OBJECT_CLASS (klass)->finalize = cxr_tape_finalize;
+}
+
+static void
+cxr_tape_init (CxrTape *self)
+{
+  self->nodes = g_ptr_array_new ();
+}
+
+/**
+ * cxr_tape_new:
+ *
+ * Returns: (transfer full): an empty tape
+ */
+CxrTape *
+cxr_tape_new (void)
+{
+  return g_object_new (CXR_TYPE_TAPE, NULL);
+}
+
+gboolean
+_cxr_tape_wants (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs)
+{
+  if (tape == NULL)
+    return FALSE;
+  for (guint i = 0; i < n_inputs; i++)
+    if (inputs[i] != NULL && cxr_tensor_get_requires_grad (inputs[i]))
+      return TRUE;
+  return FALSE;
+}
+
+CxrNode *
+_cxr_tape_record (CxrTape *tape, const gchar *name, CxrBackwardFunc backward, CxrTensor *out,
+                  CxrTensor *const *inputs, guint n_inputs)
+{
+  CxrNode *node;
+
+  if (!_cxr_tape_wants (tape, inputs, n_inputs))
+    return NULL;
+  node = g_new0 (CxrNode, 1);
+  node->name = name;
+  node->backward = backward;
+  node->out = cxr_tensor_ref (out);
+  node->in = g_ptr_array_new_with_free_func (tensor_unref0);
+  for (guint i = 0; i < n_inputs; i++)
+    g_ptr_array_add (node->in, inputs[i] ? cxr_tensor_ref (inputs[i]) : NULL);
+  cxr_tensor_set_requires_grad (out, TRUE);
+  g_ptr_array_add (tape->nodes, node);
+  return node;
+}
+
+gfloat *
+_cxr_grad (CxrTensor *t)
+{
+  CxrTensor *grad;
+
+  if (t == NULL || !cxr_tensor_get_requires_grad (t))
+    return NULL;
+  grad = cxr_tensor_get_grad (t);
+  if (grad == NULL)
+    {
+      g_autoptr (CxrTensor) fresh = cxr_tensor_new_like (t);
+      cxr_tensor_set_grad (t, fresh);
+      grad = fresh;
+    }
+  return (gfloat *) cxr_tensor_get_data (grad);
+}
+
+gboolean
+_cxr_check_input (CxrTensor *t, const gchar *op, const gchar *what, GError **error)
+{
+  if (t == NULL)
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "%s: %s is missing", op, what);
+      return FALSE;
+    }
+  if (cxr_tensor_get_dtype (t) != CXR_DTYPE_F32)
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_DTYPE,
+                   "%s: %s is %s; ops compute in F32 (convert with cxr_tensor_to_dtype)", op, what,
+                   cxr_dtype_get_name (cxr_tensor_get_dtype (t)));
+      return FALSE;
+    }
+  if (!cxr_tensor_is_contiguous (t))
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "%s: %s is not contiguous (permute or slice it with an op)", op, what);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+_cxr_check_shape_equal (CxrTensor *a, CxrTensor *b, const gchar *op, GError **error)
+{
+  guint na = 0, nb = 0;
+  const gint64 *sa = cxr_tensor_get_shape (a, &na), *sb = cxr_tensor_get_shape (b, &nb);
+
+  if (na == nb && memcmp (sa, sb, na * sizeof (gint64)) == 0)
+    return TRUE;
+  {
+    g_autofree gchar *da = cxr_tensor_describe (a), *db = cxr_tensor_describe (b);
+    g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "%s: shapes %s and %s differ", op,
+                 da, db);
+  }
+  return FALSE;
+}
+
+/**
+ * cxr_tape_backward:
+ * @self: a tape
+ * @loss: a tensor of one element recorded on @self
+ * @error: return location for a #GError
+ *
+ * Runs the recorded ops backward from @loss (its gradient set to 1) and
+ * adds the gradients of the leaves that require them to their gradient
+ * tensors.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+cxr_tape_backward (CxrTape *self, CxrTensor *loss, GError **error)
+{
+  g_return_val_if_fail (CXR_IS_TAPE (self), FALSE);
+  g_return_val_if_fail (loss != NULL, FALSE);
+  if (cxr_tensor_get_numel (loss) != 1 || cxr_tensor_get_dtype (loss) != CXR_DTYPE_F32)
+    {
+      g_autofree gchar *d = cxr_tensor_describe (loss);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "backward: the loss must be one F32 value, not %s", d);
+      return FALSE;
+    }
+  if (!cxr_tensor_get_requires_grad (loss))
+    {
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "backward: the loss was not computed on this tape from anything that requires a "
+                   "gradient");
+      return FALSE;
+    }
+  /* Fresh gradients for the intermediates of this pass. */
+  for (guint i = 0; i < self->nodes->len; i++)
+    cxr_tensor_set_grad (((CxrNode *) g_ptr_array_index (self->nodes, i))->out, NULL);
+  _cxr_grad (loss)[0] = 1.0f;
+  for (guint i = self->nodes->len; i > 0; i--)
+    {
+      CxrNode *node = g_ptr_array_index (self->nodes, i - 1);
+      if (cxr_tensor_get_grad (node->out) != NULL)
+        node->backward (node);
+    }
+  return TRUE;
+}
+
+/**
+ * cxr_tape_reset:
+ * @self: a tape
+ *
+ * Drops the recorded nodes, their activations and the intermediates'
+ * gradients. The leaves keep theirs.
+ */
+void
+cxr_tape_reset (CxrTape *self)
+{
+  g_return_if_fail (CXR_IS_TAPE (self));
+  for (guint i = self->nodes->len; i > 0; i--)
+    node_free (g_ptr_array_index (self->nodes, i - 1));
+  g_ptr_array_set_size (self->nodes, 0);
+}
+
+/**
+ * cxr_tape_get_n_nodes:
+ * @self: a tape
+ *
+ * Returns: the number of ops recorded since the last reset
+ */
+guint
+cxr_tape_get_n_nodes (CxrTape *self)
+{
+  g_return_val_if_fail (CXR_IS_TAPE (self), 0);
+  return self->nodes->len;
+}
+
+/**
+ * cxr_set_num_threads:
+ * @n_threads: threads for the ops' loops and OpenBLAS, at least 1
+ *
+ * Sets how many threads compute. One OpenMP pool serves both the ops and
+ * OpenBLAS (cxrgen links Debian's OpenMP build of OpenBLAS), so they never
+ * fight over the cores. The environment variable CXRGEN_THREADS sets it
+ * when the library loads; by default, OpenMP's (one per core). Results do
+ * not depend on it beyond float rounding: loops split outputs, not sums.
+ */
+void
+cxr_set_num_threads (guint n_threads)
+{
+  g_return_if_fail (n_threads >= 1);
+#ifdef _OPENMP
+  omp_set_num_threads ((int) n_threads);
+#endif
+  openblas_set_num_threads ((int) n_threads);
+}
+
+/**
+ * cxr_get_num_threads:
+ *
+ * Returns: the number of threads the ops use
+ */
+guint
+cxr_get_num_threads (void)
+{
+#ifdef _OPENMP
+  return (guint) omp_get_max_threads ();
+#else
+  return 1;
+#endif
+}
+
+__attribute__ ((constructor)) static void
+threads_from_environment (void)
+{
+  const gchar *text = g_getenv ("CXRGEN_THREADS");
+  guint64 n;
+
+  if (text != NULL && g_ascii_string_to_unsigned (text, 10, 1, 1024, &n, NULL))
+    cxr_set_num_threads ((guint) n);
+}

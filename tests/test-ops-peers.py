@@ -1,0 +1,280 @@
+#!/usr/bin/python3
+# tests/test-ops-peers.py: every op against PyTorch, forward and backward.
+#
+# Each case draws random inputs, runs the op on a tape, backpropagates
+# loss = sum(out * R) for a random R, and compares the output and every
+# input gradient with PyTorch computing the same in float64. The measure
+# is the relative error |ours - ref| / |ref| over the whole tensor; the
+# bound is 1e-5, or 1e-4 for attention and convolution.
+import os
+import sys
+
+results = []
+
+
+def check(name, condition, detail=""):
+    results.append((name, bool(condition), detail))
+
+
+def finish():
+    for i, (name, good, detail) in enumerate(results, 1):
+        print(f"{'ok' if good else 'not ok'} {i} - {name}")
+        if detail:
+            for line in str(detail).splitlines():
+                print(f"# {line}")
+    print(f"1..{len(results)}")
+    sys.exit(0 if all(good for _, good, _ in results) else 1)
+
+
+if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
+    print("1..0 # SKIP built without introspection")
+    sys.exit(0)
+try:
+    import gi
+    gi.require_version("Cxr", "1.0")
+    from gi.repository import Cxr, GLib
+    import numpy as np
+    import torch
+    import torch.nn.functional as F
+except (ImportError, ValueError) as e:
+    print(f"1..0 # SKIP a peer is missing: {e}")
+    sys.exit(0)
+
+torch.set_num_threads(1)
+rng = np.random.default_rng(20241128)
+
+
+def cxr(array, grad=False):
+    array = np.ascontiguousarray(array)
+    if array.dtype == np.float32:
+        t = Cxr.Tensor.new_from_data(Cxr.DType.F32, list(array.shape), array.tobytes())
+    elif array.dtype == np.int64:
+        t = Cxr.Tensor.new_from_data(Cxr.DType.I64, list(array.shape), array.tobytes())
+    else:
+        raise TypeError(array.dtype)
+    t.set_requires_grad(grad)
+    return t
+
+
+def numpy_of(t):
+    return np.frombuffer(t.to_bytes().get_data(), dtype=np.float32).reshape(t.get_shape())
+
+
+def rel(ours, ref):
+    ref = np.asarray(ref, dtype=np.float64)
+    ours = np.asarray(ours, dtype=np.float64)
+    if ours.shape != ref.shape:
+        return float("inf")
+    scale = np.linalg.norm(ref)
+    return np.linalg.norm(ours - ref) / (scale if scale > 0 else 1.0)
+
+
+def case(name, ours_fn, ref_fn, inputs, bound=1e-5, grads=True):
+    """inputs: a list of numpy arrays; float32 ones get gradients."""
+    tape = Cxr.Tape.new()
+    ts = [cxr(a, grad=grads and a.dtype == np.float32) for a in inputs]
+    try:
+        out = ours_fn(tape, *ts)
+    except GLib.Error as e:
+        check(f"{name}: runs", False, e.message)
+        return
+    r = rng.standard_normal(out.get_shape()).astype(np.float32)
+    ref_in = [torch.tensor(a.astype(np.float64) if a.dtype == np.float32 else a,
+                           requires_grad=grads and a.dtype == np.float32) for a in inputs]
+    ref_out = ref_fn(*ref_in)
+    errors = {"out": rel(numpy_of(out), ref_out.detach().numpy())}
+    if grads:
+        loss = Cxr.op_sum(tape, Cxr.op_mul(tape, out, cxr(r)))
+        tape.backward(loss)
+        (ref_out * torch.tensor(r.astype(np.float64))).sum().backward()
+        for i, (t, rt) in enumerate(zip(ts, ref_in)):
+            if rt.requires_grad:
+                g = t.get_grad()
+                errors[f"grad{i}"] = rel(numpy_of(g), rt.grad.numpy()) if g else float("inf")
+    worst = max(errors.values())
+    check(f"{name}: relative error {worst:.1e} <= {bound:.0e}", worst <= bound,
+          "" if worst <= bound else repr(errors))
+
+
+def f32(*shape, low=None):
+    a = rng.standard_normal(shape).astype(np.float32)
+    if low is not None:
+        a = np.abs(a) + low
+    return a
+
+
+# Elementwise and broadcasting.
+case("add, broadcast [2,3,4] + [3,1]", lambda t, a, b: Cxr.op_add(t, a, b), lambda a, b: a + b, [f32(2, 3, 4), f32(3, 1)])
+case("sub, broadcast [4] - [2,3,4]", lambda t, a, b: Cxr.op_sub(t, a, b), lambda a, b: a - b, [f32(4), f32(2, 3, 4)])
+case("mul, same shapes", lambda t, a, b: Cxr.op_mul(t, a, b), lambda a, b: a * b, [f32(5, 7), f32(5, 7)])
+case("mul, broadcast [2,1,4] * [3,1]", lambda t, a, b: Cxr.op_mul(t, a, b), lambda a, b: a * b, [f32(2, 1, 4), f32(3, 1)])
+case("scale", lambda t, a: Cxr.op_scale(t, a, -0.37), lambda a: a * -0.37, [f32(3, 5)])
+
+# Activations.
+case("silu", lambda t, a: Cxr.op_silu(t, a), F.silu, [f32(4, 33) * 3])
+case("gelu (erf)", lambda t, a: Cxr.op_gelu(t, a, Cxr.GeluApproximation.ERF), F.gelu, [f32(4, 33) * 3])
+case("gelu (tanh)", lambda t, a: Cxr.op_gelu(t, a, Cxr.GeluApproximation.TANH),
+     lambda a: F.gelu(a, approximate="tanh"), [f32(4, 33) * 3])
+case("quick_gelu", lambda t, a: Cxr.op_quick_gelu(t, a), lambda a: a * torch.sigmoid(1.702 * a), [f32(4, 33) * 3])
+case("tanh", lambda t, a: Cxr.op_tanh(t, a), torch.tanh, [f32(4, 33)])
+case("softmax", lambda t, a: Cxr.op_softmax(t, a), lambda a: torch.softmax(a, -1), [f32(3, 4, 19) * 4])
+
+# Products.
+case("matmul, batched [2,3,5,7] @ [2,3,7,4]", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
+     [f32(2, 3, 5, 7), f32(2, 3, 7, 4)])
+case("matmul, shared [4,6,5] @ [5,3]", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul, [f32(4, 6, 5), f32(5, 3)])
+case("linear with bias [2,3,8] -> 5", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
+     [f32(2, 3, 8), f32(5, 8), f32(5)])
+case("linear without bias", lambda t, x, w: Cxr.op_linear(t, x, w, None), lambda x, w: F.linear(x, w),
+     [f32(7, 8), f32(3, 8)])
+
+# Normalisation.
+case("layer_norm [4,7,16]", lambda t, x, w, b: Cxr.op_layer_norm(t, x, w, b, 1e-5),
+     lambda x, w, b: F.layer_norm(x, (16,), w, b, 1e-5), [f32(4, 7, 16) * 2 + 1, f32(16), f32(16)])
+case("group_norm [2,8,5,6], 4 groups", lambda t, x, w, b: Cxr.op_group_norm(t, x, 4, w, b, 1e-6),
+     lambda x, w, b: F.group_norm(x, 4, w, b, 1e-6), [f32(2, 8, 5, 6) + 0.5, f32(8), f32(8)])
+case("group_norm [2,6,7] without affine", lambda t, x: Cxr.op_group_norm(t, x, 3, None, None, 1e-5),
+     lambda x: F.group_norm(x, 3, eps=1e-5), [f32(2, 6, 7)])
+mean, var = f32(3), f32(3, low=0.5)
+case("batch_norm (inference)", lambda t, x, w, b: Cxr.op_batch_norm(t, x, cxr(mean), cxr(var), w, b, 1e-5),
+     lambda x, w, b: F.batch_norm(x, torch.tensor(mean, dtype=torch.float64), torch.tensor(var, dtype=torch.float64),
+                                  w, b, False, 0.0, 1e-5),
+     [f32(2, 3, 4, 5), f32(3), f32(3)])
+
+# Images.
+case("conv2d 3x3 stride 1 pad 1", lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1),
+     lambda x, w, b: F.conv2d(x, w, b, 1, 1), [f32(2, 3, 9, 9), f32(4, 3, 3, 3), f32(4)], bound=1e-4)
+case("conv2d 3x3 stride 2 pad 1, odd size", lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 2, 1),
+     lambda x, w, b: F.conv2d(x, w, b, 2, 1), [f32(2, 5, 11, 7), f32(6, 5, 3, 3), f32(6)], bound=1e-4)
+case("conv2d 1x1", lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 0),
+     lambda x, w, b: F.conv2d(x, w, b), [f32(2, 8, 5, 6), f32(3, 8, 1, 1), f32(3)], bound=1e-4)
+case("conv2d 4x4 stride 2, no bias", lambda t, x, w: Cxr.op_conv2d(t, x, w, None, 2, 0),
+     lambda x, w: F.conv2d(x, w, None, 2), [f32(1, 2, 10, 10), f32(3, 2, 4, 4)], bound=1e-4)
+case("upsample nearest 2x", lambda t, x: Cxr.op_upsample_nearest2x(t, x),
+     lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"), [f32(2, 3, 4, 5)])
+case("avg_pool2d 2/2", lambda t, x: Cxr.op_avg_pool2d(t, x, 2, 2), lambda x: F.avg_pool2d(x, 2, 2), [f32(2, 3, 8, 6)])
+case("max_pool2d 3/2", lambda t, x: Cxr.op_max_pool2d(t, x, 3, 2), lambda x: F.max_pool2d(x, 3, 2), [f32(2, 3, 9, 7)])
+case("adaptive_avg_pool2d 7x5 -> 3x2", lambda t, x: Cxr.op_adaptive_avg_pool2d(t, x, 3, 2),
+     lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [f32(2, 4, 7, 5)])
+
+# Sequences.
+ids = np.array([[3, 0, 10, 3, 7], [1, 1, 2, 9, 4]], dtype=np.int64)
+case("embedding with repeated ids", lambda t, w, i: Cxr.op_embedding(t, w, i), lambda w, i: F.embedding(i, w),
+     [f32(11, 6), ids])
+mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=np.float32)
+case("masked_mean", lambda t, x: Cxr.op_masked_mean(t, x, cxr(mask)),
+     lambda x: (x * torch.tensor(mask, dtype=torch.float64)[..., None]).sum(1) / torch.tensor(mask, dtype=torch.float64).sum(1, keepdim=True),
+     [f32(2, 5, 6)])
+
+
+def ref_attention(q, k, v, key_mask=None, causal=False):
+    s = q @ k.transpose(-1, -2) / (q.shape[-1] ** 0.5)
+    if key_mask is not None:
+        s = s.masked_fill(torch.tensor(key_mask)[:, None, None, :] == 0, float("-inf"))
+    if causal:
+        lq, lk = s.shape[-2:]
+        s = s.masked_fill(torch.ones(lq, lk, dtype=torch.bool).triu(1), float("-inf"))
+    return torch.softmax(s, -1) @ v
+
+
+case("attention [2,3,37,16] x 53 keys", lambda t, q, k, v: Cxr.op_attention(t, q, k, v, None, False, 0),
+     ref_attention, [f32(2, 3, 37, 16), f32(2, 3, 53, 16), f32(2, 3, 53, 8)], bound=1e-4)
+kmask = (rng.random((2, 150)) > 0.3).astype(np.float32)
+kmask[:, 0] = 1
+case("attention, 150 keys over two tiles, key padding mask",
+     lambda t, q, k, v: Cxr.op_attention(t, q, k, v, cxr(kmask), False, 0),
+     lambda q, k, v: ref_attention(q, k, v, kmask), [f32(2, 2, 70, 8), f32(2, 2, 150, 8), f32(2, 2, 150, 8)], bound=1e-4)
+case("attention, causal, 140 tokens", lambda t, q, k, v: Cxr.op_attention(t, q, k, v, None, True, 0),
+     lambda q, k, v: ref_attention(q, k, v, causal=True), [f32(1, 2, 140, 8), f32(1, 2, 140, 8), f32(1, 2, 140, 8)],
+     bound=1e-4)
+steps = np.array([981.0, 1.0, 500.0], dtype=np.float32)
+
+
+def ref_timesteps(timesteps, dim, flip, shift):
+    # diffusers' get_timestep_embedding, in float32 as it computes it
+    half = dim // 2
+    exponent = -np.log(10000) * torch.arange(0, half, dtype=torch.float32)
+    exponent = exponent / (half - shift)
+    emb = torch.tensor(timesteps)[:, None].float() * torch.exp(exponent)[None, :]
+    emb = torch.cat([torch.sin(emb), torch.cos(emb)], -1)
+    if flip:
+        emb = torch.cat([emb[:, half:], emb[:, :half]], -1)
+    return emb
+
+
+for dim, flip, shift in [(320, True, 0.0), (64, False, 1.0)]:
+    ours = numpy_of(Cxr.op_timestep_embedding(cxr(steps), dim, flip, shift, 1.0, 10000.0))
+    ref = ref_timesteps(steps, dim, flip, shift).numpy()
+    err = np.abs(ours - ref).max()
+    check(f"timestep embedding dim {dim}, flip {flip}, shift {shift}: max error {err:.1e} <= 1e-4", err <= 1e-4)
+
+# Shapes.
+case("reshape", lambda t, x: Cxr.op_reshape(t, x, [3, -1]), lambda x: x.reshape(3, -1), [f32(2, 3, 4)])
+case("permute (2, 0, 1)", lambda t, x: Cxr.op_permute(t, x, [2, 0, 1]), lambda x: x.permute(2, 0, 1), [f32(2, 3, 4)])
+case("concat along 1", lambda t, a, b, c: Cxr.op_concat(t, [a, b, c], 1), lambda a, b, c: torch.cat([a, b, c], 1),
+     [f32(2, 3, 4), f32(2, 1, 4), f32(2, 5, 4)])
+case("slice 1:4 of dim -1", lambda t, x: Cxr.op_slice(t, x, -1, 1, 4), lambda x: x[..., 1:4], [f32(3, 2, 6)])
+
+# Reductions and losses.
+case("sum", lambda t, x: Cxr.op_sum(t, x), torch.sum, [f32(3, 7)])
+case("mean", lambda t, x: Cxr.op_mean(t, x), torch.mean, [f32(3, 7)])
+case("mse", lambda t, a, b: Cxr.op_mse(t, a, b), F.mse_loss, [f32(4, 9), f32(4, 9)])
+targets = np.array([2, -100, 0, 4, 4, -100, 1], dtype=np.int64)
+case("cross_entropy, ignore_index -100", lambda t, x, y: Cxr.op_cross_entropy(t, x, y, -100),
+     lambda x, y: F.cross_entropy(x, y, ignore_index=-100), [f32(7, 5) * 3, targets])
+case("cosine_similarity", lambda t, a, b: Cxr.op_cosine_similarity(t, a, b, 1e-8),
+     lambda a, b: F.cosine_similarity(a, b, -1, 1e-8), [f32(6, 10), f32(6, 10)])
+
+# A small network end to end: linear, GELU, layer norm, attention, loss.
+x, w1, b1, w2, g, bb = f32(2, 9, 12), f32(24, 12), f32(24), f32(12, 24), f32(12), f32(12)
+
+
+def ours_block(t, x, w1, b1, w2, g, bb):
+    h = Cxr.op_gelu(t, Cxr.op_linear(t, x, w1, b1), Cxr.GeluApproximation.ERF)
+    h = Cxr.op_layer_norm(t, Cxr.op_add(t, x, Cxr.op_linear(t, h, w2, None)), g, bb, 1e-5)
+    q = Cxr.op_reshape(t, h, [2, 1, 9, 12])
+    return Cxr.op_attention(t, q, q, q, None, True, 0)
+
+
+def ref_block(x, w1, b1, w2, g, bb):
+    h = F.gelu(F.linear(x, w1, b1))
+    h = F.layer_norm(x + F.linear(h, w2), (12,), g, bb, 1e-5)
+    q = h.reshape(2, 1, 9, 12)
+    return ref_attention(q, q, q, causal=True)
+
+
+case("a transformer block end to end", ours_block, ref_block, [x, w1, b1, w2, g, bb], bound=1e-4)
+
+# AdamW and gradient clipping against torch.optim.AdamW and clip_grad_norm_.
+params = Cxr.ParamSet.new()
+params.add("w", [3, 4])
+params.add("b", [5])
+params.allocate()
+init = {"w": f32(3, 4), "b": f32(5)}
+for name, value in init.items():
+    params.get(name).set_data(value.tobytes())
+opt = Cxr.AdamW.new(params)
+opt.props.lr = 1e-2
+opt.props.weight_decay = 0.1
+ref = {name: torch.tensor(value, requires_grad=True) for name, value in init.items()}
+ref_opt = torch.optim.AdamW(list(ref.values()), lr=1e-2, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.1)
+worst = 0.0
+norms = []
+for step in range(6):
+    grads = {name: (f32(*value.shape) * 3).astype(np.float32) for name, value in init.items()}
+    params.zero_grad()
+    ref_opt.zero_grad()
+    for name, g in grads.items():
+        params.get(name).get_grad().set_data(g.tobytes())
+        ref[name].grad = torch.tensor(g)
+    ours_norm = params.clip_grad_norm(1.0)
+    ref_norm = torch.nn.utils.clip_grad_norm_(list(ref.values()), 1.0).item()
+    norms.append(abs(ours_norm - ref_norm) / ref_norm)
+    opt.step(0)
+    ref_opt.step()
+    for name in init:
+        worst = max(worst, rel(numpy_of(params.get(name)), ref[name].detach().numpy()))
+check(f"clip_grad_norm matches PyTorch: relative error {max(norms):.1e} <= 1e-6", max(norms) <= 1e-6)
+check(f"AdamW matches torch.optim.AdamW over 6 clipped steps: relative error {worst:.1e} <= 1e-6", worst <= 1e-6)
+
+finish()
