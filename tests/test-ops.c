@@ -88,7 +88,7 @@ run_fd (gconstpointer data)
       n = cxr_tensor_get_numel (in[i]);
       for (guint k = 0; k < MIN (n, 16); k++)
         {
-          gint64 at = n <= 16 ? k : g_rand_int_range (rand, 0, (gint32) n);
+          gint64 at = n <= 16 ? (gint64) k : (gint64) g_rand_int_range (rand, 0, (gint32) n);
           gfloat saved = x[at];
           gdouble plus, minus, numeric, analytic = grad[at];
           g_autoptr (CxrTensor) o1 = NULL, o2 = NULL;

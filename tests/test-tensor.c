@@ -272,6 +272,48 @@ test_f8_read (void)
   g_assert_cmpfloat (g_array_index (vb, gfloat, 3), ==, ldexpf (1, -16));
 }
 
+static void
+test_memory_accounting (void)
+{
+  guint64 base = cxr_tensor_get_allocated_bytes ();
+  CxrTensor *a, *v;
+
+  cxr_tensor_reset_peak_bytes ();
+  a = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { 1000 }, 1);
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, base + 4000);
+  v = cxr_tensor_slice (a, 0, 0, 10, 1, NULL); /* a view allocates nothing */
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, base + 4000);
+  cxr_tensor_unref (a);
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, base + 4000);
+  cxr_tensor_unref (v);
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, base);
+  g_assert_cmpuint (cxr_tensor_get_peak_bytes (), ==, base + 4000);
+  cxr_tensor_reset_peak_bytes ();
+  g_assert_cmpuint (cxr_tensor_get_peak_bytes (), ==, base);
+}
+
+static void
+test_attention_memory_is_linear (void)
+{
+  guint64 peaks[2];
+  const gint64 lengths[2] = { 512, 2048 };
+
+  for (guint i = 0; i < 2; i++)
+    {
+      gint64 shape[] = { 1, 2, lengths[i], 16 };
+      g_autoptr (CxrTensor) q = cxr_tensor_new_randn (shape, 4, 1, 0);
+      g_autoptr (CxrTensor) out = NULL;
+      guint64 before = cxr_tensor_get_allocated_bytes ();
+
+      cxr_tensor_reset_peak_bytes ();
+      out = cxr_op_attention (NULL, q, q, q, NULL, FALSE, 0, NULL);
+      peaks[i] = cxr_tensor_get_peak_bytes () - before;
+    }
+  /* 4x the length: 4x the memory (output and row statistics), not 16x */
+  g_assert_cmpuint (peaks[1], <=, 4 * peaks[0] + 4096);
+  g_assert_cmpuint (peaks[1], <, (guint64) 2 * 2048 * 2048 * 4 / 8);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -282,5 +324,7 @@ main (int argc, char **argv)
   g_test_add_func ("/tensor/half-floats", test_half_floats);
   g_test_add_func ("/tensor/convert", test_convert);
   g_test_add_func ("/tensor/f8-read", test_f8_read);
+  g_test_add_func ("/tensor/memory-accounting", test_memory_accounting);
+  g_test_add_func ("/tensor/attention-memory-is-linear", test_attention_memory_is_linear);
   return g_test_run ();
 }

@@ -311,6 +311,57 @@ write_int (CxrDType dtype, guint8 *p, gint64 v)
 
 /* ------------------------------------------------------------- storage */
 
+/* Bytes of tensor storage the engine owns now, and the most it owned at
+ * once since the last reset (borrowed memory, such as a mapped weights
+ * file, is not counted). */
+static guint64 allocated_bytes;
+static guint64 peak_bytes;
+
+static void
+count_allocation (gint64 delta)
+{
+  guint64 now = __atomic_add_fetch (&allocated_bytes, (guint64) delta, __ATOMIC_RELAXED);
+  guint64 peak = __atomic_load_n (&peak_bytes, __ATOMIC_RELAXED);
+
+  while (delta > 0 && now > peak &&
+         !__atomic_compare_exchange_n (&peak_bytes, &peak, now, TRUE, __ATOMIC_RELAXED, __ATOMIC_RELAXED))
+    ;
+}
+
+/**
+ * cxr_tensor_get_allocated_bytes:
+ *
+ * Returns: the bytes of tensor storage the engine holds now
+ */
+guint64
+cxr_tensor_get_allocated_bytes (void)
+{
+  return __atomic_load_n (&allocated_bytes, __ATOMIC_RELAXED);
+}
+
+/**
+ * cxr_tensor_get_peak_bytes:
+ *
+ * Returns: the most bytes of tensor storage held at once since the last
+ *   cxr_tensor_reset_peak_bytes(): the engine's peak memory
+ */
+guint64
+cxr_tensor_get_peak_bytes (void)
+{
+  return __atomic_load_n (&peak_bytes, __ATOMIC_RELAXED);
+}
+
+/**
+ * cxr_tensor_reset_peak_bytes:
+ *
+ * Starts a new peak from what is held now.
+ */
+void
+cxr_tensor_reset_peak_bytes (void)
+{
+  __atomic_store_n (&peak_bytes, cxr_tensor_get_allocated_bytes (), __ATOMIC_RELAXED);
+}
+
 static CxrStorage *
 storage_new (gsize size)
 {
@@ -320,6 +371,7 @@ storage_new (gsize size)
   storage->size = size;
   storage->data = g_aligned_alloc0 (1, MAX (size, 1), 64);
   storage->owns_data = TRUE;
+  count_allocation ((gint64) size);
   return storage;
 }
 
@@ -336,7 +388,10 @@ storage_unref (CxrStorage *storage)
   if (!g_atomic_ref_count_dec (&storage->ref))
     return;
   if (storage->owns_data)
-    g_aligned_free (storage->data);
+    {
+      g_aligned_free (storage->data);
+      count_allocation (-(gint64) storage->size);
+    }
   if (storage->owner_free)
     storage->owner_free (storage->owner);
   g_free (storage);
