@@ -22,6 +22,8 @@
 #include "tensor/cxr-safetensors.h"
 #include "tensor/cxr-ops.h"
 #include "tensor/cxr-optim.h"
+#include "eval/cxr-labeler.h"
+#include "eval/cxr-metrics.h"
 #undef CXR_INSIDE
 
 /**

@@ -13,6 +13,7 @@
 
 #include <glib-unix.h>
 #include <locale.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -497,6 +498,553 @@ command_weights (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
+/* ---------------------------------------------------------------- label */
+
+/* The CheXpert labeler's column order. */
+static const gchar *const chexpert_columns[] = {
+  "No Finding", "Enlarged Cardiomediastinum", "Cardiomegaly", "Lung Lesion", "Lung Opacity", "Edema",
+  "Consolidation", "Pneumonia", "Atelectasis", "Pneumothorax", "Pleural Effusion", "Pleural Other",
+  "Fracture", "Support Devices", NULL,
+};
+
+static void
+append_label (GString *line, gfloat v)
+{
+  g_string_append_c (line, ',');
+  if (!isnan (v))
+    g_string_append (line, v == 1.0f ? "1.0" : v == 0.0f ? "0.0" : "-1.0");
+}
+
+static int
+command_label (gint argc, gchar **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *output = NULL;
+  g_autofree gchar *column = NULL;
+  g_autofree gchar *data = NULL;
+  g_autoptr (CxrCsvReader) reader = NULL;
+  g_autoptr (CxrLabeler) labeler = NULL;
+  g_autoptr (CxrAtomicFile) file = NULL;
+  g_autoptr (GString) out = g_string_new ("Reports");
+  gboolean header = FALSE, explain = FALSE;
+  gsize length = 0;
+  gint col = 0;
+  guint64 rows = 0;
+  GOptionEntry entries[] = {
+    { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output, "Where to write the labels (CSV)", "OUT.csv" },
+    { "header", 0, 0, G_OPTION_ARG_NONE, &header, "The input's first row is a header", NULL },
+    { "column", 'c', 0, G_OPTION_ARG_STRING, &column, "The column of report text (with --header; default: the first)", "NAME" },
+    { "explain", 0, 0, G_OPTION_ARG_NONE, &explain, "Print each mention found and its class on stderr", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("label IN.csv -o OUT.csv - label radiology reports");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Reads reports from the first column of a CSV (without a header, as the CheXpert\n"
+             "labeler takes them, unless --header) and writes the CheXpert labeler's output:\n"
+             "Reports, then the 14 observations, each 1.0 (positive), 0.0 (negative), -1.0\n"
+             "(uncertain) or empty (not mentioned). Exit status: 0 success, 1 a bad input file.");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 2 || output == NULL)
+    {
+      g_printerr ("cxrgen: label needs IN.csv and -o OUT.csv\n");
+      return EXIT_USAGE;
+    }
+  if (!g_file_get_contents (argv[1], &data, &length, &error))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  if (!header)
+    {
+      /* a header the file does not have */
+      gchar *with = g_strconcat ("Reports\n", data, NULL);
+      g_free (data);
+      data = with;
+      length += strlen ("Reports\n");
+    }
+  reader = cxr_csv_reader_new_from_data (data, length, argv[1], &error);
+  labeler = reader ? cxr_labeler_new (&error) : NULL;
+  if (labeler == NULL)
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  if (column != NULL && (col = cxr_csv_reader_find_column (reader, column)) < 0)
+    {
+      g_printerr ("cxrgen: %s: no column \"%s\"\n", argv[1], column);
+      return EXIT_RUN_FAILED;
+    }
+  for (guint i = 0; chexpert_columns[i]; i++)
+    g_string_append_printf (out, ",%s", chexpert_columns[i]);
+  g_string_append_c (out, '\n');
+  while (cxr_csv_reader_next (reader, &error))
+    {
+      const gchar *text = cxr_csv_reader_get (reader, (guint) col);
+      gfloat labels[CXR_N_OBSERVATIONS];
+      if (!cxr_labeler_label_into (labeler, text, labels, &error))
+        {
+          g_printerr ("cxrgen: %s:%u: %s\n", argv[1], cxr_csv_reader_get_line (reader) - (header ? 0 : 1), error->message);
+          return EXIT_RUN_FAILED;
+        }
+      if (explain)
+        {
+          g_autofree gchar *why = cxr_labeler_explain (labeler, text);
+          g_printerr ("# row %" G_GUINT64_FORMAT "\n%s", rows + 1, why);
+        }
+      cxr_csv_append_field (out, text);
+      for (guint i = 0; chexpert_columns[i]; i++)
+        append_label (out, labels[cxr_labels_find_observation (chexpert_columns[i])]);
+      g_string_append_c (out, '\n');
+      rows++;
+    }
+  if (error != NULL)
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  file = cxr_atomic_file_new (output, &error);
+  if (file == NULL || !cxr_atomic_file_write (file, out->str, out->len, &error) ||
+      !cxr_atomic_file_commit (file, &error))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  g_printerr ("cxrgen: labelled %" G_GUINT64_FORMAT " reports into %s\n", rows, output);
+  return EXIT_OK;
+}
+
+/* -------------------------------------------------------------- metrics */
+
+/* A CSV with the 14 observation columns (any order; an "id" column to
+ * align rows; other columns ignored) as F32 [N, 14]. */
+static CxrTensor *
+read_observation_csv (const gchar *path, gboolean blanks_allowed, GPtrArray **ids, GError **error)
+{
+  g_autoptr (CxrCsvReader) reader = cxr_csv_reader_open (path, error);
+  const gchar *const *names = cxr_labels_get_observations ();
+  gint cols[CXR_N_OBSERVATIONS];
+  gint id_col;
+  g_autoptr (GArray) values = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  g_autoptr (GPtrArray) id_list = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) local = NULL;
+  guint64 rows = 0;
+
+  if (reader == NULL)
+    return NULL;
+  for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+    if ((cols[k] = cxr_csv_reader_find_column (reader, names[k])) < 0)
+      {
+        g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_MISSING_COLUMN, "%s: the header has no column \"%s\"", path,
+                     names[k]);
+        return NULL;
+      }
+  id_col = cxr_csv_reader_find_column (reader, "id");
+  while (cxr_csv_reader_next (reader, &local))
+    {
+      for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+        {
+          g_autofree gchar *text = g_strstrip (g_strdup (cxr_csv_reader_get (reader, (guint) cols[k])));
+          gchar *end = NULL;
+          gfloat v = NAN;
+          if (*text != '\0')
+            {
+              v = (gfloat) g_ascii_strtod (text, &end);
+              if (end == text || *end != '\0' || !isfinite (v))
+                {
+                  g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s:%u: column %s: \"%s\" is not a number",
+                               path, cxr_csv_reader_get_line (reader), names[k], text);
+                  return NULL;
+                }
+            }
+          else if (!blanks_allowed)
+            {
+              g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s:%u: column %s: a score is missing", path,
+                           cxr_csv_reader_get_line (reader), names[k]);
+              return NULL;
+            }
+          g_array_append_val (values, v);
+        }
+      if (id_col >= 0)
+        g_ptr_array_add (id_list, g_strdup (cxr_csv_reader_get (reader, (guint) id_col)));
+      rows++;
+    }
+  if (local != NULL)
+    {
+      g_propagate_error (error, g_steal_pointer (&local));
+      return NULL;
+    }
+  if (ids)
+    *ids = id_col >= 0 ? g_steal_pointer (&id_list) : NULL;
+  return cxr_tensor_new_from_data (CXR_DTYPE_F32, (const gint64[]) { (gint64) rows, CXR_N_OBSERVATIONS }, 2,
+                                   (const guint8 *) values->data, values->len * sizeof (gfloat), error);
+}
+
+/* Reorders @b's rows to follow @a's ids, when both files have ids. */
+static CxrTensor *
+align_rows (CxrTensor *b, GPtrArray *ids_a, GPtrArray *ids_b, const gchar *path_a, const gchar *path_b, GError **error)
+{
+  g_autoptr (GHashTable) where = NULL;
+  CxrTensor *out;
+
+  if (ids_a == NULL || ids_b == NULL)
+    return cxr_tensor_ref (b);
+  where = g_hash_table_new (g_str_hash, g_str_equal);
+  for (guint i = 0; i < ids_b->len; i++)
+    g_hash_table_insert (where, g_ptr_array_index (ids_b, i), GUINT_TO_POINTER (i + 1));
+  out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { ids_a->len, CXR_N_OBSERVATIONS }, 2);
+  for (guint i = 0; i < ids_a->len; i++)
+    {
+      guint at = GPOINTER_TO_UINT (g_hash_table_lookup (where, g_ptr_array_index (ids_a, i)));
+      if (at == 0)
+        {
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: id %s of %s has no row", path_b,
+                       (const gchar *) g_ptr_array_index (ids_a, i), path_a);
+          cxr_tensor_unref (out);
+          return NULL;
+        }
+      memcpy ((gfloat *) cxr_tensor_get_data (out) + (gsize) i * CXR_N_OBSERVATIONS,
+              (gfloat *) cxr_tensor_get_data (b) + (gsize) (at - 1) * CXR_N_OBSERVATIONS,
+              CXR_N_OBSERVATIONS * sizeof (gfloat));
+    }
+  return out;
+}
+
+static gboolean
+parse_policy (const gchar *text, CxrUncertainPolicy *policy)
+{
+  if (text == NULL || g_str_equal (text, "negative"))
+    *policy = CXR_UNCERTAIN_AS_NEGATIVE;
+  else if (g_str_equal (text, "positive"))
+    *policy = CXR_UNCERTAIN_AS_POSITIVE;
+  else if (g_str_equal (text, "exclude"))
+    *policy = CXR_UNCERTAIN_EXCLUDED;
+  else
+    {
+      g_printerr ("cxrgen: --uncertain takes negative, positive or exclude, not \"%s\"\n", text);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static void
+json_number (GString *out, gdouble v)
+{
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+  if (isnan (v))
+    g_string_append (out, "null");
+  else
+    g_string_append (out, g_ascii_dtostr (buf, sizeof buf, v));
+}
+
+static int
+metrics_f1 (gint argc, gchar **argv)
+{
+  g_autofree gchar *pred_path = NULL, *ref_path = NULL, *uncertain = NULL;
+  gboolean json = FALSE;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) pred_ids = NULL, ref_ids = NULL;
+  g_autoptr (CxrTensor) pred = NULL, ref0 = NULL, ref = NULL, result = NULL;
+  CxrUncertainPolicy policy;
+  const gdouble *r;
+  const gchar *const *names = cxr_labels_get_observations ();
+  GOptionEntry entries[] = {
+    { "pred", 'p', 0, G_OPTION_ARG_FILENAME, &pred_path, "The predicted labels (CSV)", "P.csv" },
+    { "ref", 'r', 0, G_OPTION_ARG_FILENAME, &ref_path, "The reference labels (CSV)", "R.csv" },
+    { "uncertain", 'u', 0, G_OPTION_ARG_STRING, &uncertain, "Uncertain labels count as negative (default), positive, or exclude", "POLICY" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("metrics f1 --pred P.csv --ref R.csv - F1 of labels");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Both CSVs carry the 14 observation columns (as `cxrgen label` writes them: 1.0,\n"
+             "0.0, -1.0 or empty), and an optional id column that aligns their rows.\n"
+             "Prints precision, recall, F1 and support per observation, micro and macro.");
+  if (!parse_options (context, &argc, &argv) || !parse_policy (uncertain, &policy))
+    return EXIT_USAGE;
+  if (pred_path == NULL || ref_path == NULL)
+    {
+      g_printerr ("cxrgen: metrics f1 needs --pred and --ref\n");
+      return EXIT_USAGE;
+    }
+  if (!(pred = read_observation_csv (pred_path, TRUE, &pred_ids, &error)) ||
+      !(ref0 = read_observation_csv (ref_path, TRUE, &ref_ids, &error)) ||
+      !(ref = align_rows (ref0, pred_ids, ref_ids, pred_path, ref_path, &error)) ||
+      !(result = cxr_metrics_f1 (pred, ref, policy, &error)))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  r = cxr_tensor_get_data (result);
+  if (json)
+    {
+      GString *out = g_string_new ("{\"observations\":{");
+      for (guint k = 0; k < CXR_N_OBSERVATIONS + 2; k++)
+        {
+          const gchar *name = k < CXR_N_OBSERVATIONS ? names[k] : k == CXR_N_OBSERVATIONS ? "micro" : "macro";
+          if (k == CXR_N_OBSERVATIONS)
+            g_string_append (out, "},");
+          else if (k > 0 && k < CXR_N_OBSERVATIONS)
+            g_string_append_c (out, ',');
+          else if (k > CXR_N_OBSERVATIONS)
+            g_string_append_c (out, ',');
+          g_string_append_printf (out, "\"%s\":{\"precision\":", name);
+          json_number (out, r[k * 4]);
+          g_string_append (out, ",\"recall\":");
+          json_number (out, r[k * 4 + 1]);
+          g_string_append (out, ",\"f1\":");
+          json_number (out, r[k * 4 + 2]);
+          g_string_append_printf (out, ",\"support\":%.0f}", r[k * 4 + 3]);
+        }
+      g_string_append (out, "}\n");
+      fputs (out->str, stdout);
+      g_string_free (out, TRUE);
+      return EXIT_OK;
+    }
+  g_print ("%-28s %9s %9s %9s %8s\n", "observation", "precision", "recall", "f1", "support");
+  for (guint k = 0; k < CXR_N_OBSERVATIONS + 2; k++)
+    g_print ("%-28s %9.4f %9.4f %9.4f %8.0f\n",
+             k < CXR_N_OBSERVATIONS ? names[k] : k == CXR_N_OBSERVATIONS ? "micro" : "macro", r[k * 4], r[k * 4 + 1],
+             r[k * 4 + 2], r[k * 4 + 3]);
+  return EXIT_OK;
+}
+
+static int
+metrics_auroc (gint argc, gchar **argv)
+{
+  g_autofree gchar *scores_path = NULL, *labels_path = NULL, *uncertain = NULL;
+  gboolean json = FALSE;
+  gint bootstrap = 0;
+  gint64 seed = 1234;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GPtrArray) score_ids = NULL, label_ids = NULL;
+  g_autoptr (CxrTensor) scores = NULL, labels0 = NULL, labels = NULL, result = NULL;
+  CxrUncertainPolicy policy;
+  const gdouble *r;
+  const gchar *const *names = cxr_labels_get_observations ();
+  GOptionEntry entries[] = {
+    { "scores", 's', 0, G_OPTION_ARG_FILENAME, &scores_path, "A classifier's scores (CSV)", "S.csv" },
+    { "labels", 'l', 0, G_OPTION_ARG_FILENAME, &labels_path, "The labels (CSV)", "L.csv" },
+    { "uncertain", 'u', 0, G_OPTION_ARG_STRING, &uncertain, "Uncertain labels count as negative (default), positive, or exclude", "POLICY" },
+    { "bootstrap", 'b', 0, G_OPTION_ARG_INT, &bootstrap, "Resamples for 95% confidence intervals (default 0)", "N" },
+    { "seed", 0, 0, G_OPTION_ARG_INT64, &seed, "The seed of the resampling (default 1234)", "S" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("metrics auroc --scores S.csv --labels L.csv - AUROC of scores");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Both CSVs carry the 14 observation columns and an optional id column. An\n"
+             "observation with one class only is undefined (null in JSON), not 0.5.");
+  if (!parse_options (context, &argc, &argv) || !parse_policy (uncertain, &policy))
+    return EXIT_USAGE;
+  if (scores_path == NULL || labels_path == NULL || bootstrap < 0)
+    {
+      g_printerr ("cxrgen: metrics auroc needs --scores and --labels (and --bootstrap >= 0)\n");
+      return EXIT_USAGE;
+    }
+  if (!(scores = read_observation_csv (scores_path, FALSE, &score_ids, &error)) ||
+      !(labels0 = read_observation_csv (labels_path, TRUE, &label_ids, &error)) ||
+      !(labels = align_rows (labels0, score_ids, label_ids, scores_path, labels_path, &error)) ||
+      !(result = cxr_metrics_auroc (scores, labels, policy, (guint) bootstrap, (guint64) seed, &error)))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  r = cxr_tensor_get_data (result);
+  if (json)
+    {
+      GString *out = g_string_new ("{\"observations\":{");
+      for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+        {
+          g_string_append_printf (out, "%s\"%s\":{\"auroc\":", k ? "," : "", names[k]);
+          json_number (out, r[k * 3]);
+          g_string_append (out, ",\"ci_low\":");
+          json_number (out, r[k * 3 + 1]);
+          g_string_append (out, ",\"ci_high\":");
+          json_number (out, r[k * 3 + 2]);
+          g_string_append_c (out, '}');
+        }
+      g_string_append (out, "},\"macro\":");
+      json_number (out, r[CXR_N_OBSERVATIONS * 3]);
+      g_string_append (out, "}\n");
+      fputs (out->str, stdout);
+      g_string_free (out, TRUE);
+      return EXIT_OK;
+    }
+  g_print ("%-28s %8s %17s\n", "observation", "auroc", "95% interval");
+  for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+    {
+      if (isnan (r[k * 3]))
+        g_print ("%-28s %8s\n", names[k], "undefined");
+      else if (isnan (r[k * 3 + 1]))
+        g_print ("%-28s %8.4f\n", names[k], r[k * 3]);
+      else
+        g_print ("%-28s %8.4f  [%.4f, %.4f]\n", names[k], r[k * 3], r[k * 3 + 1], r[k * 3 + 2]);
+    }
+  g_print ("%-28s %8.4f\n", "macro", r[CXR_N_OBSERVATIONS * 3]);
+  return EXIT_OK;
+}
+
+/* Features (.npy [N, D]) or saved statistics (.safetensors mu/sigma). */
+static gboolean
+load_side (const gchar *path, CxrTensor **features, CxrTensor **mean, CxrTensor **cov, guint64 *count, GError **error)
+{
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED,
+                   "%s: a folder of images needs the Inception-v3 feature extractor, which cxrgen does not "
+                   "have yet; give a .npy matrix of features or saved statistics", path);
+      return FALSE;
+    }
+  if (g_str_has_suffix (path, ".safetensors"))
+    return cxr_feature_stats_load_file (path, mean, cov, count, error);
+  *features = cxr_tensor_load_npy (path, error);
+  if (*features == NULL)
+    return FALSE;
+  if (cxr_tensor_get_ndim (*features) != 2)
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: features must be a matrix [N, D]", path);
+      return FALSE;
+    }
+  {
+    g_autoptr (CxrFeatureStats) stats = cxr_feature_stats_new ((guint) cxr_tensor_get_dim (*features, 1));
+    if (!cxr_feature_stats_update (stats, *features, error))
+      {
+        g_prefix_error (error, "%s: ", path);
+        return FALSE;
+      }
+    *count = cxr_feature_stats_get_count (stats);
+    if (!cxr_feature_stats_finish (stats, mean, cov, error))
+      {
+        g_prefix_error (error, "%s: ", path);
+        return FALSE;
+      }
+  }
+  return TRUE;
+}
+
+static gboolean
+save_stats (const gchar *path, CxrTensor *mean, CxrTensor *cov, guint64 count, GError **error)
+{
+  g_autoptr (GHashTable) tensors = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) meta = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, g_free);
+
+  g_hash_table_insert (tensors, "mu", mean);
+  g_hash_table_insert (tensors, "sigma", cov);
+  g_hash_table_insert (meta, "count", g_strdup_printf ("%" G_GUINT64_FORMAT, count));
+  g_hash_table_insert (meta, "cxrgen.format", g_strdup ("feature-stats-1"));
+  return cxr_safetensors_save (path, tensors, meta, error);
+}
+
+static int
+metrics_fid (gint argc, gchar **argv)
+{
+  g_autofree gchar *real = NULL, *fake = NULL, *save_real = NULL, *save_fake = NULL;
+  gboolean json = FALSE, kid = FALSE;
+  gint subsets = 100, subset_size = 1000;
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CxrTensor) f1 = NULL, f2 = NULL, m1 = NULL, m2 = NULL, c1 = NULL, c2 = NULL;
+  guint64 n1 = 0, n2 = 0;
+  gdouble fid, kid_mean = NAN, kid_std = NAN;
+  GOptionEntry entries[] = {
+    { "real", 'r', 0, G_OPTION_ARG_FILENAME, &real, "Real features (.npy) or statistics (.safetensors)", "X" },
+    { "fake", 'f', 0, G_OPTION_ARG_FILENAME, &fake, "Generated features or statistics", "Y" },
+    { "save-stats-real", 0, 0, G_OPTION_ARG_FILENAME, &save_real, "Save the real side's statistics", "FILE" },
+    { "save-stats-fake", 0, 0, G_OPTION_ARG_FILENAME, &save_fake, "Save the generated side's statistics", "FILE" },
+    { "kid", 0, 0, G_OPTION_ARG_NONE, &kid, "Also the kernel inception distance (needs features)", NULL },
+    { "kid-subsets", 0, 0, G_OPTION_ARG_INT, &subsets, "KID subsets (default 100)", "N" },
+    { "kid-subset-size", 0, 0, G_OPTION_ARG_INT, &subset_size, "KID rows per subset (default 1000, capped at the sets)", "N" },
+    { "json", 0, 0, G_OPTION_ARG_NONE, &json, "Print JSON", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("metrics fid --real X --fake Y - FID (and KID) of two sets");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Each side is a .npy feature matrix [N, D] (float32 or float64) or statistics saved\n"
+             "with --save-stats-*; at least 2 rows a side.");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (real == NULL || fake == NULL)
+    {
+      g_printerr ("cxrgen: metrics fid needs --real and --fake\n");
+      return EXIT_USAGE;
+    }
+  if (!load_side (real, &f1, &m1, &c1, &n1, &error) || !load_side (fake, &f2, &m2, &c2, &n2, &error))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  if ((save_real && !save_stats (save_real, m1, c1, n1, &error)) ||
+      (save_fake && !save_stats (save_fake, m2, c2, n2, &error)))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  fid = cxr_metrics_frechet_distance (m1, c1, m2, c2, &error);
+  if (isnan (fid))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  if (kid)
+    {
+      guint size;
+      if (f1 == NULL || f2 == NULL)
+        {
+          g_printerr ("cxrgen: --kid needs feature matrices on both sides, not statistics\n");
+          return EXIT_USAGE;
+        }
+      size = (guint) MIN ((gint64) subset_size, MIN (cxr_tensor_get_dim (f1, 0), cxr_tensor_get_dim (f2, 0)));
+      kid_mean = cxr_metrics_kid (f1, f2, (guint) MAX (subsets, 1), size, 1234, &kid_std, &error);
+      if (isnan (kid_mean))
+        {
+          print_error (error);
+          return EXIT_RUN_FAILED;
+        }
+    }
+  if (json)
+    {
+      GString *out = g_string_new ("{\"fid\":");
+      json_number (out, fid);
+      g_string_append_printf (out, ",\"real\":%" G_GUINT64_FORMAT ",\"fake\":%" G_GUINT64_FORMAT ",\"kid\":", n1, n2);
+      json_number (out, kid_mean);
+      g_string_append (out, ",\"kid_std\":");
+      json_number (out, kid_std);
+      g_string_append (out, "}\n");
+      fputs (out->str, stdout);
+      g_string_free (out, TRUE);
+      return EXIT_OK;
+    }
+  g_print ("FID %.6f  (%" G_GUINT64_FORMAT " real, %" G_GUINT64_FORMAT " generated)\n", fid, n1, n2);
+  if (kid)
+    g_print ("KID %.6f +- %.6f\n", kid_mean, kid_std);
+  return EXIT_OK;
+}
+
+static int
+command_metrics (gint argc, gchar **argv)
+{
+  if (argc >= 2 && g_str_equal (argv[1], "f1"))
+    return metrics_f1 (argc - 1, argv + 1);
+  if (argc >= 2 && g_str_equal (argv[1], "auroc"))
+    return metrics_auroc (argc - 1, argv + 1);
+  if (argc >= 2 && g_str_equal (argv[1], "fid"))
+    return metrics_fid (argc - 1, argv + 1);
+  g_printerr ("Usage: cxrgen metrics f1|auroc|fid [OPTIONS]  (cxrgen metrics KIND --help)\n");
+  return argc >= 2 && (g_str_equal (argv[1], "--help") || g_str_equal (argv[1], "-h")) ? EXIT_OK : EXIT_USAGE;
+}
+
 /* ----------------------------------------------------------------- main */
 
 static void
@@ -514,6 +1062,8 @@ print_usage (FILE *out)
            "  inspect [TYPE] list plugins and types, or describe one\n"
            "  schema         print the JSON Schema of pipeline files\n"
            "  weights FILE   check a safetensors file and list its tensors\n"
+           "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
+           "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"
            "\n"
            "Options:\n"
            "  -h, --help     show this help; COMMAND --help shows a command's\n"
@@ -559,6 +1109,10 @@ main (int argc, char **argv)
     return command_schema (argc - 1, argv + 1);
   if (g_str_equal (command, "weights"))
     return command_weights (argc - 1, argv + 1);
+  if (g_str_equal (command, "label"))
+    return command_label (argc - 1, argv + 1);
+  if (g_str_equal (command, "metrics"))
+    return command_metrics (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);
   print_usage (stderr);
   return EXIT_USAGE;

@@ -19,8 +19,9 @@
  * `columns` lists what to write: `COLUMN=FIELD`, or `FIELD` for a column
  * of the same name. A string field is one column; a float field of
  * width 1 is one column; the `labels` field (14 floats) becomes the 14
- * CheXpert observation columns; another float field of width W becomes
- * COLUMN.0 ... COLUMN.W-1. Floats are written with 9 significant digits,
+ * CheXpert observation columns; another field of 14 floats becomes
+ * COLUMN.Atelectasis ... COLUMN.Support Devices; another float field of
+ * width W becomes COLUMN.0 ... COLUMN.W-1. Floats are written with 9 significant digits,
  * NaN as an empty cell. By default the sink writes `id` (when there is
  * one), the other string fields in name order, then the float fields.
  *
@@ -182,6 +183,8 @@ write_header (CxrCsvSink *self, CxrBatch *batch, GError **error)
             g_string_append_c (line, ',');
           if (g_str_equal (column->field, CXR_FIELD_LABELS) && width == CXR_N_OBSERVATIONS)
             name = g_strdup (cxr_labels_get_observations ()[k]);
+          else if (width == CXR_N_OBSERVATIONS)
+            name = g_strdup_printf ("%s.%s", column->column, cxr_labels_get_observations ()[k]);
           else
             name = g_strdup_printf ("%s.%u", column->column, k);
           cxr_csv_append_field (line, name);
