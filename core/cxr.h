@@ -24,6 +24,7 @@
 #include "tensor/cxr-optim.h"
 #include "eval/cxr-labeler.h"
 #include "eval/cxr-metrics.h"
+#include "io/cxr-image.h"
 #undef CXR_INSIDE
 
 /**

@@ -617,6 +617,81 @@ command_label (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
+/* -------------------------------------------------------------- convert */
+
+static CxrImageFormat
+format_from_name (const gchar *path)
+{
+  g_autofree gchar *lower = g_ascii_strdown (path, -1);
+
+  if (g_str_has_suffix (lower, ".png"))
+    return CXR_IMAGE_FORMAT_PNG;
+  if (g_str_has_suffix (lower, ".jpg") || g_str_has_suffix (lower, ".jpeg"))
+    return CXR_IMAGE_FORMAT_JPEG;
+  if (g_str_has_suffix (lower, ".tif") || g_str_has_suffix (lower, ".tiff"))
+    return CXR_IMAGE_FORMAT_TIFF;
+  return CXR_IMAGE_FORMAT_UNKNOWN;
+}
+
+static int
+command_convert (gint argc, gchar **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CxrImage) image = NULL, out = NULL;
+  gint bits = 0, size = 0;
+  CxrImageFormat format;
+  GOptionEntry entries[] = {
+    { "bits", 'b', 0, G_OPTION_ARG_INT, &bits, "Bits per sample of the output, 8 or 16 (default: the input's; JPEG: 8)", "N" },
+    { "size", 's', 0, G_OPTION_ARG_INT, &size, "Resize to SIZE x SIZE as the reference preprocessing does", "SIZE" },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("convert IN OUT - convert an image between PNG, JPEG and TIFF");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (context, "The output format follows OUT's extension: .png, .jpg/.jpeg, .tif/.tiff.\n"
+                                             "Exit status: 0 success, 1 a file that cannot be read or written, 2 bad usage.");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 3 || (bits != 0 && bits != 8 && bits != 16) || size < 0)
+    {
+      g_printerr ("cxrgen: convert needs IN and OUT (and --bits 8 or 16)\n");
+      return EXIT_USAGE;
+    }
+  format = format_from_name (argv[2]);
+  if (format == CXR_IMAGE_FORMAT_UNKNOWN)
+    {
+      g_printerr ("cxrgen: %s: the extension names no format (.png, .jpg, .tif)\n", argv[2]);
+      return EXIT_USAGE;
+    }
+  image = cxr_image_load (argv[1], (guint) size, &error);
+  if (image == NULL)
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  out = size > 0 ? cxr_image_resize (image, (guint) size, (guint) size) : g_object_ref (image);
+  if (bits == 0)
+    bits = format == CXR_IMAGE_FORMAT_JPEG ? 8 : (gint) cxr_image_get_bit_depth (image);
+  if (format == CXR_IMAGE_FORMAT_JPEG && bits != 8)
+    {
+      g_printerr ("cxrgen: JPEG output is 8 bits\n");
+      return EXIT_USAGE;
+    }
+  if ((guint) bits != cxr_image_get_bit_depth (out))
+    {
+      g_autoptr (CxrTensor) t = cxr_image_to_tensor (out);
+      g_clear_object (&out);
+      out = cxr_image_new_from_tensor (t, (guint) bits, NULL);
+    }
+  if (!cxr_image_save (out, argv[2], format, &error))
+    {
+      print_error (error);
+      return EXIT_RUN_FAILED;
+    }
+  return EXIT_OK;
+}
+
 /* -------------------------------------------------------------- metrics */
 
 /* A CSV with the 14 observation columns (any order; an "id" column to
@@ -1063,6 +1138,7 @@ print_usage (FILE *out)
            "  schema         print the JSON Schema of pipeline files\n"
            "  weights FILE   check a safetensors file and list its tensors\n"
            "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
+           "  convert IN OUT between PNG, JPEG and TIFF (8 or 16 bits)\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"
            "\n"
            "Options:\n"
@@ -1111,6 +1187,8 @@ main (int argc, char **argv)
     return command_weights (argc - 1, argv + 1);
   if (g_str_equal (command, "label"))
     return command_label (argc - 1, argv + 1);
+  if (g_str_equal (command, "convert"))
+    return command_convert (argc - 1, argv + 1);
   if (g_str_equal (command, "metrics"))
     return command_metrics (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);

@@ -1,0 +1,58 @@
+#!/usr/bin/python3
+# bench/images.py: decoding and preprocessing full-size MIMIC-like JPEGs
+# (2500x3000, 8-bit) to 256x256, cxrgen (DCT-scaled decode, PIL's bilinear
+# resize) against the reference path (PIL open + convert("RGB") + resize +
+# ToTensor + Normalize, written with numpy) in the same process.
+# Run with bench/run-images.
+import os
+import tempfile
+import time
+
+import gi
+
+gi.require_version("Cxr", "1.0")
+from gi.repository import Cxr  # noqa: E402
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
+
+THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
+Cxr.set_num_threads(THREADS)
+src = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "data", "nih", "00000001_000.png")
+N = int(os.environ.get("BENCH_IMAGES", "12"))
+
+with tempfile.TemporaryDirectory() as tmp:
+    base = Image.open(src).resize((2500, 3000), Image.BICUBIC)
+    noise = np.random.default_rng(0).normal(0, 4, size=(3000, 2500))
+    paths = []
+    for i in range(N):
+        a = np.clip(np.asarray(base, dtype=np.float64) + noise * (1 + i % 3), 0, 255).astype(np.uint8)
+        p = f"{tmp}/{i}.jpg"
+        Image.fromarray(a).save(p, quality=95)
+        paths.append(p)
+
+    def reference(p):
+        im = Image.open(p).convert("RGB").resize((256, 256), Image.BILINEAR)
+        a = np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0
+        return (a - 0.5) / 0.5
+
+    def ours(p, min_size=256):
+        return Cxr.Image.load(p, min_size).preprocess(256, 3)
+
+    for fn in (reference, ours):  # warm-up
+        fn(paths[0])
+    t0 = time.perf_counter()
+    for p in paths:
+        reference(p)
+    t_ref = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for p in paths:
+        ours(p)
+    t_ours = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    for p in paths:
+        ours(p, 0)
+    t_full = time.perf_counter() - t0
+    print(f"{N} JPEGs of 2500x3000 to 3x256x256, {THREADS} threads:")
+    print(f"  reference (PIL + numpy):             {N / t_ref:6.1f} images/s")
+    print(f"  cxrgen, DCT-scaled decode:           {N / t_ours:6.1f} images/s  ({t_ref / t_ours:.1f}x the reference)")
+    print(f"  cxrgen, full decode:                 {N / t_full:6.1f} images/s  ({t_ref / t_full:.1f}x)")
