@@ -10,21 +10,7 @@ import subprocess
 import sys
 import tempfile
 
-results = []
-
-
-def check(name, condition, detail=""):
-    results.append((name, bool(condition), detail))
-
-
-def finish():
-    for i, (name, good, detail) in enumerate(results, 1):
-        print(f"{'ok' if good else 'not ok'} {i} - {name}")
-        if not good and detail:
-            for line in str(detail).splitlines():
-                print(f"# {line}")
-    print(f"1..{len(results)}")
-    sys.exit(0 if all(good for _, good, _ in results) else 1)
+from taplib import check, finish
 
 
 if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":

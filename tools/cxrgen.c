@@ -617,6 +617,73 @@ command_label (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
+/* -------------------------------------------------------------- phantom */
+
+static int
+command_phantom (gint argc, gchar **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GError) error = NULL;
+  g_autofree gchar *out = NULL;
+  gint count = 100, size = 256;
+  gint64 seed = 1;
+  g_autoptr (CxrPipeline) pipeline = NULL;
+  g_autoptr (CxrScheduler) scheduler = NULL;
+  g_autoptr (CxrStage) source = NULL, writer = NULL;
+  g_autoptr (GCancellable) cancellable = NULL;
+  CxrRegistry *registry = cxr_registry_get_default ();
+  guint source_id;
+  gboolean ok;
+  GOptionEntry entries[] = {
+    { "count", 'n', 0, G_OPTION_ARG_INT, &count, "Studies to make (default 100)", "N" },
+    { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out, "The dataset's folder", "DIR" },
+    { "seed", 's', 0, G_OPTION_ARG_INT64, &seed, "Same seed, same bytes (default 1)", "S" },
+    { "size", 0, 0, G_OPTION_ARG_INT, &size, "Image side in pixels (default 256)", "PX" },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("phantom --count N --out DIR [--seed S] - make the phantom dataset");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Writes synthetic chest radiographs, their CheXpert labels and MIMIC-style reports\n"
+             "in the MIMIC-CXR-JPG layout (files/pXX/pSUBJECT/sSTUDY/ID.jpg, sSTUDY.txt, and the\n"
+             "metadata, chexpert and split CSVs). It runs phantom-source into mimic-cxr-writer.");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 1 || out == NULL || count < 0 || size < 32 || size > 4096)
+    {
+      g_printerr ("cxrgen: phantom needs --out DIR (and --count >= 0, --size 32 to 4096)\n");
+      return EXIT_USAGE;
+    }
+  pipeline = cxr_pipeline_new ();
+  if (!(source = cxr_registry_make_stage (registry, "phantom-source", "phantoms", &error)) ||
+      !(writer = cxr_registry_make_stage (registry, "mimic-cxr-writer", "dataset", &error)))
+    {
+      print_error (error);
+      return EXIT_UNKNOWN_TYPE;
+    }
+  g_object_set (source, "count", (guint) count, "image-size", (guint) size, "seed", (guint64) seed, NULL);
+  g_object_set (writer, "root", out, NULL);
+  if (!cxr_pipeline_add_stage (pipeline, source, &error) || !cxr_pipeline_add_stage (pipeline, writer, &error) ||
+      !cxr_pipeline_link (pipeline, "phantoms", "dataset", &error))
+    {
+      print_error (error);
+      return EXIT_USAGE;
+    }
+  scheduler = cxr_scheduler_new (pipeline);
+  cancellable = g_cancellable_new ();
+  source_id = g_unix_signal_add (SIGINT, on_sigint, cancellable);
+  ok = cxr_scheduler_run (scheduler, cancellable, &error);
+  g_source_remove (source_id);
+  if (!ok)
+    {
+      print_error (error);
+      return g_error_matches (error, G_IO_ERROR, G_IO_ERROR_CANCELLED) ? EXIT_CANCELLED : EXIT_RUN_FAILED;
+    }
+  g_printerr ("cxrgen: %d phantom studies in %s\n", count, out);
+  return EXIT_OK;
+}
+
 /* -------------------------------------------------------------- convert */
 
 static CxrImageFormat
@@ -1139,6 +1206,7 @@ print_usage (FILE *out)
            "  weights FILE   check a safetensors file and list its tensors\n"
            "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
            "  convert IN OUT between PNG, JPEG and TIFF (8 or 16 bits)\n"
+           "  phantom --count N --out DIR  make the phantom dataset (MIMIC-CXR-JPG layout)\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"
            "\n"
            "Options:\n"
@@ -1189,6 +1257,8 @@ main (int argc, char **argv)
     return command_label (argc - 1, argv + 1);
   if (g_str_equal (command, "convert"))
     return command_convert (argc - 1, argv + 1);
+  if (g_str_equal (command, "phantom"))
+    return command_phantom (argc - 1, argv + 1);
   if (g_str_equal (command, "metrics"))
     return command_metrics (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);
