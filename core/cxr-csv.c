@@ -4,6 +4,8 @@
 
 #include <string.h>
 
+#include <gio/gio.h>
+
 #include "cxr.h"
 
 /**
@@ -151,12 +153,51 @@ reader_start (CxrCsvReader *r, GError **error)
   return r;
 }
 
+/* A gzip file, read whole through GIO's zlib decompressor. */
+static CxrCsvReader *
+open_gzip (const gchar *path, GError **error)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  g_autoptr (GError) local = NULL;
+  g_autoptr (GFileInputStream) raw = g_file_read (file, NULL, &local);
+  g_autoptr (GZlibDecompressor) gunzip = NULL;
+  g_autoptr (GInputStream) in = NULL;
+  g_autoptr (GOutputStream) out = NULL;
+  g_autoptr (GBytes) text = NULL;
+  CxrCsvReader *r;
+
+  if (raw == NULL)
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s", local->message);
+      return NULL;
+    }
+  gunzip = g_zlib_decompressor_new (G_ZLIB_COMPRESSOR_FORMAT_GZIP);
+  in = g_converter_input_stream_new (G_INPUT_STREAM (raw), G_CONVERTER (gunzip));
+  out = g_memory_output_stream_new_resizable ();
+  if (g_output_stream_splice (out, in, G_OUTPUT_STREAM_SPLICE_CLOSE_SOURCE | G_OUTPUT_STREAM_SPLICE_CLOSE_TARGET,
+                              NULL, &local) < 0)
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: not a readable gzip file: %s", path,
+                   local->message);
+      return NULL;
+    }
+  text = g_memory_output_stream_steal_as_bytes (G_MEMORY_OUTPUT_STREAM (out));
+  r = g_new0 (CxrCsvReader, 1);
+  r->origin = g_strdup (path);
+  r->owned = g_strndup (g_bytes_get_data (text, NULL), g_bytes_get_size (text));
+  r->data = r->owned;
+  r->length = g_bytes_get_size (text);
+  return reader_start (r, error);
+}
+
 /**
  * cxr_csv_reader_open: (skip)
  * @path: a CSV file
  * @error: return location for a #GError
  *
- * Opens a CSV file and reads its header.
+ * Opens a CSV file and reads its header. A file whose name ends in ".gz"
+ * is gzip-compressed (as MIMIC-CXR ships its CSVs) and is decompressed
+ * into memory first.
  *
  * Returns: (transfer full): a reader, or %NULL with @error set
  */
@@ -168,6 +209,8 @@ cxr_csv_reader_open (const gchar *path, GError **error)
   GMappedFile *mapped;
 
   g_return_val_if_fail (path != NULL, NULL);
+  if (g_str_has_suffix (path, ".gz"))
+    return open_gzip (path, error);
   mapped = g_mapped_file_new (path, FALSE, &local);
   if (mapped == NULL)
     {

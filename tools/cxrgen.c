@@ -684,6 +684,204 @@ command_phantom (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
+/* ----------------------------------------------------------------- data */
+
+static CxrCsvReader *
+open_dataset_table (const gchar *root, const gchar *name, GPtrArray *problems)
+{
+  g_autofree gchar *plain = g_strdup_printf ("%s/mimic-cxr-2.0.0-%s.csv", root, name);
+  g_autofree gchar *gz = g_strdup_printf ("%s.gz", plain);
+  g_autoptr (GError) error = NULL;
+  CxrCsvReader *csv;
+
+  csv = cxr_csv_reader_open (!g_file_test (plain, G_FILE_TEST_EXISTS) && g_file_test (gz, G_FILE_TEST_EXISTS)
+                               ? gz : plain, &error);
+  if (csv == NULL)
+    g_ptr_array_add (problems, g_strdup (error->message));
+  return csv;
+}
+
+static gboolean
+dataset_columns (CxrCsvReader *csv, const gchar *const *names, gint *index, GPtrArray *problems)
+{
+  for (guint i = 0; names[i]; i++)
+    if ((index[i] = cxr_csv_reader_find_column (csv, names[i])) < 0)
+      {
+        g_ptr_array_add (problems, g_strdup_printf ("%s: no column \"%s\"", cxr_csv_reader_get_origin (csv), names[i]));
+        return FALSE;
+      }
+  return TRUE;
+}
+
+/* Reads all rows of @csv's columns @names into a flat array of strings
+ * (row-major), each row prefixed with its line number. */
+static GPtrArray *
+dataset_rows (CxrCsvReader *csv, const gchar *const *names, guint *n_columns, GPtrArray *problems)
+{
+  guint n = g_strv_length ((gchar **) names);
+  g_autofree gint *index = g_new (gint, n);
+  g_autoptr (GPtrArray) rows = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GError) error = NULL;
+
+  *n_columns = n + 1;
+  if (!dataset_columns (csv, names, index, problems))
+    return NULL;
+  while (cxr_csv_reader_next (csv, &error))
+    {
+      g_ptr_array_add (rows, g_strdup_printf ("%u", cxr_csv_reader_get_line (csv)));
+      for (guint i = 0; i < n; i++)
+        g_ptr_array_add (rows, g_strdup (cxr_csv_reader_get (csv, (guint) index[i])));
+    }
+  if (error != NULL)
+    {
+      g_ptr_array_add (problems, g_strdup (error->message));
+      return NULL;
+    }
+  return g_steal_pointer (&rows);
+}
+
+static int
+command_data (gint argc, gchar **argv)
+{
+  g_autoptr (GOptionContext) context = NULL;
+  g_autoptr (GPtrArray) problems = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (CxrCsvReader) meta_csv = NULL, split_csv = NULL, label_csv = NULL;
+  g_autoptr (GPtrArray) meta = NULL, splits = NULL, labels = NULL;
+  g_autoptr (GHashTable) image_ids = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) split_ids = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr (GHashTable) studies = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr (GHashTable) labelled = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  const gchar *const meta_names[] = { "dicom_id", "subject_id", "study_id", NULL };
+  const gchar *const split_names[] = { "dicom_id", "split", NULL };
+  const gchar *const *observations = cxr_labels_get_observations ();
+  g_autofree gchar **label_names = g_new0 (gchar *, CXR_N_OBSERVATIONS + 3);
+  guint mw = 0, sw = 0, lw = 0, n_images = 0, n_reports = 0;
+  g_autofree gchar **image_problem = NULL;
+  const gchar *root;
+  gboolean quick = FALSE;
+  GOptionEntry entries[] = {
+    { "quick", 'q', 0, G_OPTION_ARG_NONE, &quick, "Check that files exist, decode none", NULL },
+    G_OPTION_ENTRY_NULL
+  };
+
+  context = g_option_context_new ("check ROOT - check a MIMIC-CXR-JPG tree");
+  g_option_context_add_main_entries (context, entries, NULL);
+  g_option_context_set_description (
+    context, "Checks a MIMIC-CXR-JPG tree (or a phantom dataset): the metadata, chexpert and split\n"
+             "CSVs (plain or .gz) have their columns and well-formed rows; every image of the\n"
+             "metadata is in the split file and decodes; every study has a report that is UTF-8\n"
+             "text and a row of labels. Each problem is printed on stdout with its file (and\n"
+             "line). Exit status: 0 no problem, 1 problems found, 2 bad usage.");
+  if (!parse_options (context, &argc, &argv))
+    return EXIT_USAGE;
+  if (argc != 3 || !g_str_equal (argv[1], "check"))
+    {
+      g_printerr ("cxrgen: usage: cxrgen data check ROOT [--quick]\n");
+      return EXIT_USAGE;
+    }
+  root = argv[2];
+  label_names[0] = (gchar *) "subject_id";
+  label_names[1] = (gchar *) "study_id";
+  for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+    label_names[k + 2] = (gchar *) observations[k];
+
+  if ((meta_csv = open_dataset_table (root, "metadata", problems)))
+    meta = dataset_rows (meta_csv, meta_names, &mw, problems);
+  if ((split_csv = open_dataset_table (root, "split", problems)))
+    splits = dataset_rows (split_csv, split_names, &sw, problems);
+  if ((label_csv = open_dataset_table (root, "chexpert", problems)))
+    labels = dataset_rows (label_csv, (const gchar *const *) label_names, &lw, problems);
+
+  if (splits != NULL)
+    for (guint r = 0; r < splits->len; r += sw)
+      {
+        const gchar *split = g_ptr_array_index (splits, r + 2);
+        g_hash_table_add (split_ids, g_ptr_array_index (splits, r + 1));
+        if (!g_strv_contains ((const gchar *const[]) { "train", "validate", "test", NULL }, split))
+          g_ptr_array_add (problems, g_strdup_printf ("%s:%s: split \"%s\" is not train, validate or test",
+                                                      cxr_csv_reader_get_origin (split_csv),
+                                                      (gchar *) g_ptr_array_index (splits, r), split));
+      }
+  if (labels != NULL)
+    for (guint r = 0; r < labels->len; r += lw)
+      {
+        g_hash_table_add (labelled, g_strdup_printf ("%s/%s", (gchar *) g_ptr_array_index (labels, r + 1),
+                                                     (gchar *) g_ptr_array_index (labels, r + 2)));
+        for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
+          {
+            const gchar *v = g_ptr_array_index (labels, r + 3 + k);
+            if (*v != '\0' && !g_strv_contains ((const gchar *const[]) { "1.0", "0.0", "-1.0", "1", "0", "-1", NULL }, v))
+              g_ptr_array_add (problems, g_strdup_printf ("%s:%s: column %s: \"%s\" is not 1.0, 0.0, -1.0 or empty",
+                                                          cxr_csv_reader_get_origin (label_csv),
+                                                          (gchar *) g_ptr_array_index (labels, r), observations[k], v));
+          }
+      }
+  if (meta != NULL)
+    {
+      guint n = meta->len / mw;
+      image_problem = g_new0 (gchar *, n + 1);
+      for (guint i = 0; i < n; i++)
+        {
+          const gchar *line = g_ptr_array_index (meta, i * mw), *dicom = g_ptr_array_index (meta, i * mw + 1);
+          const gchar *subject = g_ptr_array_index (meta, i * mw + 2), *study = g_ptr_array_index (meta, i * mw + 3);
+          const gchar *origin = cxr_csv_reader_get_origin (meta_csv);
+          g_autofree gchar *key = g_strdup_printf ("%s/%s", subject, study);
+
+          if (strlen (subject) < 2 || *dicom == '\0' || *study == '\0')
+            g_ptr_array_add (problems, g_strdup_printf ("%s:%s: a row needs dicom_id, subject_id and study_id", origin, line));
+          else if (!g_hash_table_add (image_ids, (gpointer) dicom))
+            g_ptr_array_add (problems, g_strdup_printf ("%s:%s: image %s is listed twice", origin, line, dicom));
+          if (splits != NULL && !g_hash_table_contains (split_ids, dicom))
+            g_ptr_array_add (problems, g_strdup_printf ("%s:%s: image %s is not in the split file", origin, line, dicom));
+          if (labels != NULL && !g_hash_table_contains (labelled, key))
+            g_ptr_array_add (problems, g_strdup_printf ("%s:%s: study %s has no labels in the chexpert file", origin,
+                                                        line, study));
+          if (strlen (subject) >= 2 && g_hash_table_add (studies, g_steal_pointer (&key)))
+            {
+              g_autofree gchar *report = g_strdup_printf ("%s/files/p%.2s/p%s/s%s.txt", root, subject, subject, study);
+              g_autofree gchar *text = NULL;
+              gsize length;
+              n_reports++;
+              if (!g_file_get_contents (report, &text, &length, NULL))
+                g_ptr_array_add (problems, g_strdup_printf ("%s: the report is missing or unreadable", report));
+              else if (!g_utf8_validate (text, (gssize) length, NULL))
+                g_ptr_array_add (problems, g_strdup_printf ("%s: the report is not UTF-8 text", report));
+            }
+        }
+      /* the images, in parallel: each decoded at its smallest DCT scale,
+       * which still reads every byte of the entropy-coded data */
+      n_images = n;
+#pragma omp parallel for schedule(dynamic, 16)
+      for (guint i = 0; i < n; i++)
+        {
+          const gchar *dicom = g_ptr_array_index (meta, i * mw + 1), *subject = g_ptr_array_index (meta, i * mw + 2);
+          const gchar *study = g_ptr_array_index (meta, i * mw + 3);
+          g_autofree gchar *path = NULL;
+          g_autoptr (GError) error = NULL;
+          g_autoptr (CxrImage) image = NULL;
+
+          if (strlen (subject) < 2)
+            continue;
+          path = g_strdup_printf ("%s/files/p%.2s/p%s/s%s/%s.jpg", root, subject, subject, study, dicom);
+          if (quick)
+            {
+              if (!g_file_test (path, G_FILE_TEST_IS_REGULAR))
+                image_problem[i] = g_strdup_printf ("%s: the image is missing", path);
+            }
+          else if ((image = cxr_image_load (path, 1, &error)) == NULL)
+            image_problem[i] = g_strdup (error->message);
+        }
+      for (guint i = 0; i < n; i++)
+        if (image_problem[i] != NULL)
+          g_ptr_array_add (problems, image_problem[i]);
+    }
+  for (guint i = 0; i < problems->len; i++)
+    g_print ("%s\n", (gchar *) g_ptr_array_index (problems, i));
+  g_printerr ("cxrgen: checked %u images and %u reports in %s: %u problem%s\n", n_images, n_reports, root,
+              problems->len, problems->len == 1 ? "" : "s");
+  return problems->len == 0 ? EXIT_OK : EXIT_RUN_FAILED;
+}
+
 /* -------------------------------------------------------------- convert */
 
 static CxrImageFormat
@@ -1207,6 +1405,7 @@ print_usage (FILE *out)
            "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
            "  convert IN OUT between PNG, JPEG and TIFF (8 or 16 bits)\n"
            "  phantom --count N --out DIR  make the phantom dataset (MIMIC-CXR-JPG layout)\n"
+           "  data check ROOT  check a MIMIC-CXR-JPG tree, list its problems\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"
            "\n"
            "Options:\n"
@@ -1259,6 +1458,8 @@ main (int argc, char **argv)
     return command_convert (argc - 1, argv + 1);
   if (g_str_equal (command, "phantom"))
     return command_phantom (argc - 1, argv + 1);
+  if (g_str_equal (command, "data"))
+    return command_data (argc - 1, argv + 1);
   if (g_str_equal (command, "metrics"))
     return command_metrics (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);

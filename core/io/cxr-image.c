@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include <jpeglib.h>
+#include <jerror.h>
 #include <png.h>
 #include <tiffio.h>
 
@@ -230,7 +231,11 @@ jpeg_on_error (j_common_ptr cinfo)
 static void
 jpeg_on_message (j_common_ptr cinfo, int level)
 {
-  /* corrupt-data warnings: the data is still decoded; keep quiet */
+  /* A file that ends before its image does is an error, as PIL makes it
+   * ("image file is truncated"): libjpeg would pad it with gray. Other
+   * corrupt-data warnings (extraneous bytes...) still decode; keep quiet. */
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    cinfo->err->error_exit (cinfo);
 }
 
 static CxrImage *

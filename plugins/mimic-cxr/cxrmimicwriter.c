@@ -17,9 +17,10 @@
  * - files/pXX/pSUBJECT/sSTUDY.txt, the report of each study;
  * - mimic-cxr-2.0.0-metadata.csv, -chexpert.csv and -split.csv.
  *
- * It takes the fields phantom-source makes: id (the DICOM id), subject,
- * study, view, split, labels (CheXpert encoding), report and image (with
- * the "image-width" and "image-height" extras). Each file is written to a
+ * It takes the fields phantom-source and mimic-cxr-source make: id (the
+ * DICOM id), subject, study, view, split, labels (in the encoding the
+ * batch's "label-encoding" extra names, CheXpert's when it has none),
+ * report and image (with the "image-width" and "image-height" extras). Each file is written to a
  * temporary name and renamed when complete; the CSVs are written when the
  * stream ends. Batches pass through.
  *
@@ -113,6 +114,9 @@ cxr_mimic_writer_process (CxrStage *stage, guint port, CxrBatch *batch, GError *
   const gfloat *images = cxr_batch_get_floats (batch, "image", &image_width, NULL);
   GVariant *ew = cxr_batch_get_extra (batch, "image-width"), *eh = cxr_batch_get_extra (batch, "image-height");
   guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
+  GVariant *encoding_name = cxr_batch_get_extra (batch, "label-encoding");
+  CxrLabelEncoding encoding = encoding_name && g_str_equal (g_variant_get_string (encoding_name, NULL), "reference")
+                                ? CXR_LABEL_ENCODING_REFERENCE : CXR_LABEL_ENCODING_CHEXPERT;
 
   if (labels == NULL || width != CXR_N_OBSERVATIONS || images == NULL || (gsize) w * h != image_width || w == 0)
     {
@@ -160,10 +164,11 @@ cxr_mimic_writer_process (CxrStage *stage, guint port, CxrBatch *batch, GError *
       g_string_append_printf (self->chexpert, "%s,%s", subject, study);
       for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
         {
-          gfloat v = labels[(gsize) i * CXR_N_OBSERVATIONS + k];
+          CxrLabelState state = cxr_labels_decode (labels[(gsize) i * CXR_N_OBSERVATIONS + k], encoding);
+          const gchar *text[] = { [CXR_LABEL_BLANK] = "", [CXR_LABEL_POSITIVE] = "1.0",
+                                  [CXR_LABEL_NEGATIVE] = "0.0", [CXR_LABEL_UNCERTAIN] = "-1.0" };
           g_string_append_c (self->chexpert, ',');
-          if (!isnan (v))
-            g_string_append (self->chexpert, v == 1.0f ? "1.0" : v == 0.0f ? "0.0" : "-1.0");
+          g_string_append (self->chexpert, text[state]);
         }
       g_string_append_c (self->chexpert, '\n');
       g_string_append_printf (self->split, "%s,%s,%s,%s\n", id, study, subject, split);

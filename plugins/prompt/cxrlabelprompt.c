@@ -10,7 +10,9 @@
  * `label-prompt` writes the prompt of CXR-IRGen for each sample's label
  * vector, with cxr_labels_to_prompt(): "A chest X ray image with
  * cardiomegaly and pleural effusion, without pneumothorax, and with
- * uncertain edema".
+ * uncertain edema". The label values are read in the encoding the
+ * batch's "label-encoding" extra names (mimic-cxr-source sets it), or
+ * else in the `encoding` property's.
  *
  * |[
  * [stage prompt]
@@ -46,6 +48,8 @@ cxr_label_prompt_transform (CxrStage *stage, CxrBatch *batch, GError **error)
   guint size = cxr_batch_get_size (batch);
   guint width = 0;
   const gfloat *labels = cxr_batch_get_floats (batch, self->labels_field, &width, NULL);
+  CxrLabelEncoding encoding = self->encoding;
+  GVariant *encoding_name;
   gchar **prompts;
 
   if (labels == NULL)
@@ -62,9 +66,13 @@ cxr_label_prompt_transform (CxrStage *stage, CxrBatch *batch, GError **error)
                    self->labels_field, width, CXR_N_OBSERVATIONS);
       return FALSE;
     }
+  encoding_name = cxr_batch_get_extra (batch, "label-encoding");
+  if (encoding_name != NULL && g_variant_is_of_type (encoding_name, G_VARIANT_TYPE_STRING))
+    encoding = g_str_equal (g_variant_get_string (encoding_name, NULL), "chexpert") ? CXR_LABEL_ENCODING_CHEXPERT
+                                                                                     : CXR_LABEL_ENCODING_REFERENCE;
   prompts = g_new0 (gchar *, size + 1);
   for (guint i = 0; i < size; i++)
-    prompts[i] = cxr_labels_to_prompt (labels + (gsize) i * width, width, self->encoding);
+    prompts[i] = cxr_labels_to_prompt (labels + (gsize) i * width, width, encoding);
   cxr_batch_take_strings (batch, self->prompt_field, prompts);
   return TRUE;
 }
@@ -148,8 +156,8 @@ cxr_label_prompt_class_init (CxrLabelPromptClass *klass)
 
   properties[PROP_ENCODING] =
     g_param_spec_enum ("encoding", "Encoding",
-                       "How the label values are written: reference (1 positive, -1 negative, "
-                       "-2 uncertain) or chexpert (1, 0, -1, blank)",
+                       "How the label values are written, unless the batch says: reference (1 positive, "
+                       "-1 negative, -2 uncertain) or chexpert (1, 0, -1, blank)",
                        CXR_TYPE_LABEL_ENCODING, CXR_LABEL_ENCODING_REFERENCE,
                        G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   properties[PROP_LABELS_FIELD] =
