@@ -2,6 +2,7 @@
 # result; finish() prints them as TAP, with each detail as "# " lines (for
 # failures only, or for every result with always=True, for tests whose
 # details are measurements), and exits 1 if any failed.
+import os
 import sys
 
 results = []
@@ -19,3 +20,23 @@ def finish(always=False):
                 print(f"# {line}")
     print(f"1..{len(results)}")
     sys.exit(0 if all(good for _, good, _ in results) else 1)
+
+
+def skip(reason):
+    """Skips the whole test, as TAP says it."""
+    print(f"1..0 # SKIP {reason}")
+    sys.exit(0)
+
+
+def need_cxr():
+    """The Cxr and GLib modules through GObject Introspection, or a skip
+    when this build has no introspection or PyGObject is missing."""
+    if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
+        skip("built without introspection")
+    try:
+        import gi
+        gi.require_version("Cxr", "1.0")
+        from gi.repository import Cxr, GLib
+    except (ImportError, ValueError) as e:
+        skip(f"no PyGObject or typelib: {e}")
+    return Cxr, GLib

@@ -4,24 +4,17 @@
 # torchvision Resize((s, s)) = PIL's bilinear resize, CenterCrop, ToTensor,
 # Normalize(0.5, 0.5)), on a real NIH radiograph and on synthetic images.
 import os
-import sys
 import tempfile
 
-from taplib import check, finish
+from taplib import check, finish, need_cxr, skip
 
 
-if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
-    print("1..0 # SKIP built without introspection")
-    sys.exit(0)
+Cxr, GLib = need_cxr()
 try:
-    import gi
-    gi.require_version("Cxr", "1.0")
-    from gi.repository import Cxr
     import numpy as np
     from PIL import Image
-except (ImportError, ValueError) as e:
-    print(f"1..0 # SKIP a peer is missing: {e}")
-    sys.exit(0)
+except ImportError as e:
+    skip(f"a peer is missing: {e}")
 
 src = os.environ["CXRGEN_TEST_SRCDIR"]
 nih = f"{src}/tests/data/nih/00000001_000.png"

@@ -109,8 +109,8 @@ test_broken_files (void)
           g_autoptr (GBytes) bytes = g_bytes_new (data, cut);
           g_autoptr (GError) error = NULL;
           g_autoptr (CxrImage) decoded = cxr_image_load_from_bytes (bytes, names[f], 0, &error);
-          /* JPEG decoders fill a truncated scan with gray and say so only as a
-           * warning: a decode is allowed, a crash is not */
+          /* a truncated JPEG is an error; PNG and TIFF readers may decode
+           * what they have: a decode is allowed, a crash is not */
           if (decoded == NULL)
             {
               g_assert_nonnull (error);
@@ -130,12 +130,55 @@ test_broken_files (void)
           g_assert_true ((decoded == NULL) == (error != NULL));
         }
     }
+  /* DICOM (pydicom wrote it): 6x8, 12 bits stored, MONOCHROME1, stored
+   * value 80 i, rescale 2 and -100, window 2000/3000 */
+  {
+    g_autofree gchar *path = test_src_path ("tests/data/dicom/mono1-12bit.dcm");
+    g_autoptr (GError) error = NULL;
+    g_autoptr (CxrImage) image = cxr_image_load (path, 0, &error);
+    g_autofree gchar *data = NULL;
+    gsize length = 0;
+    const gfloat *p;
+
+    g_assert_no_error (error);
+    g_assert_cmpuint (cxr_image_get_width (image), ==, 6);
+    g_assert_cmpuint (cxr_image_get_height (image), ==, 8);
+    g_assert_cmpuint (cxr_image_get_bit_depth (image), ==, 16);
+    p = cxr_image_get_pixels (image);
+    for (guint i = 0; i < 48; i++)
+      {
+        gdouble x = 2.0 * 80 * i - 100, y = CLAMP ((x - 1999.5) / 2999.0 + 0.5, 0.0, 1.0);
+        g_assert_cmpfloat_with_epsilon (p[i], 1.0 - y, 1e-3);
+      }
+    g_assert_true (g_file_get_contents (path, &data, &length, NULL));
+    for (gsize cut = 1; cut < length; cut += 7)
+      {
+        g_autoptr (GBytes) bytes = g_bytes_new (data, cut);
+        g_autoptr (CxrImage) decoded = cxr_image_load_from_bytes (bytes, "x.dcm", 0, &error);
+        g_assert_true ((decoded == NULL) == (error != NULL));
+        if (decoded == NULL)
+          g_assert_true (g_str_has_prefix (error->message, "x.dcm"));
+        g_clear_error (&error);
+      }
+    for (guint k = 0; k < 200; k++)
+      {
+        g_autofree gchar *copy = g_memdup2 (data, length);
+        g_autoptr (GBytes) bytes = NULL;
+        g_autoptr (CxrImage) decoded = NULL;
+        for (guint j = 0; j < 4; j++)
+          copy[132 + (k * 7919 + j * 104729) % (length - 132)] ^= (gchar) (0x5a + j);
+        bytes = g_bytes_new_take (g_steal_pointer (&copy), length);
+        decoded = cxr_image_load_from_bytes (bytes, "x.dcm", 0, &error);
+        g_assert_true ((decoded == NULL) == (error != NULL));
+        g_clear_error (&error);
+      }
+  }
   {
     g_autoptr (GBytes) bytes = g_bytes_new_static ("GIF89a......", 12);
     g_autoptr (GError) error = NULL;
     g_assert_null (cxr_image_load_from_bytes (bytes, "x.gif", 0, &error));
     g_assert_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED);
-    g_assert_cmpstr (error->message, ==, "x.gif: not a PNG, JPEG or TIFF file");
+    g_assert_cmpstr (error->message, ==, "x.gif: not a PNG, JPEG, TIFF or DICOM file");
     g_clear_error (&error);
     g_assert_null (cxr_image_load ("/nonexistent/x.png", 0, &error));
     g_assert_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED);

@@ -7,25 +7,18 @@ import json
 import math
 import os
 import subprocess
-import sys
 import tempfile
 
-from taplib import check, finish
+from taplib import check, finish, need_cxr, skip
 
 
-if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
-    print("1..0 # SKIP built without introspection")
-    sys.exit(0)
+Cxr, GLib = need_cxr()
 try:
-    import gi
-    gi.require_version("Cxr", "1.0")
-    from gi.repository import Cxr, GLib
     import numpy as np
     from scipy import linalg
     from sklearn.metrics import precision_recall_fscore_support, roc_auc_score
-except (ImportError, ValueError) as e:
-    print(f"1..0 # SKIP a peer is missing: {e}")
-    sys.exit(0)
+except ImportError as e:
+    skip(f"a peer is missing: {e}")
 
 rng = np.random.default_rng(7)
 NAMES = list(Cxr.labels_get_observations())

@@ -6,25 +6,17 @@
 # input gradient with PyTorch computing the same in float64. The measure
 # is the relative error |ours - ref| / |ref| over the whole tensor; the
 # bound is 1e-5, or 1e-4 for attention and convolution.
-import os
-import sys
 
-from taplib import check, finish
+from taplib import check, finish, need_cxr, skip
 
 
-if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
-    print("1..0 # SKIP built without introspection")
-    sys.exit(0)
+Cxr, GLib = need_cxr()
 try:
-    import gi
-    gi.require_version("Cxr", "1.0")
-    from gi.repository import Cxr, GLib
     import numpy as np
     import torch
     import torch.nn.functional as F
-except (ImportError, ValueError) as e:
-    print(f"1..0 # SKIP a peer is missing: {e}")
-    sys.exit(0)
+except ImportError as e:
+    skip(f"a peer is missing: {e}")
 
 torch.set_num_threads(1)
 rng = np.random.default_rng(20241128)

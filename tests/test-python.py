@@ -3,25 +3,15 @@
 # pipeline built in code gives the same prompts as the pipeline file, which
 # are checked against the prompt rule written here independently.
 import csv
-import json
 import math
 import os
 import sys
 import tempfile
 
-from taplib import check, finish
+from taplib import check, finish, need_cxr
 
 
-if os.environ.get("CXRGEN_HAVE_INTROSPECTION") == "no":
-    print("1..0 # SKIP built without introspection")
-    sys.exit(0)
-try:
-    import gi
-    gi.require_version("Cxr", "1.0")
-    from gi.repository import Cxr, GLib
-except (ImportError, ValueError) as e:
-    print(f"1..0 # SKIP no PyGObject or typelib: {e}")
-    sys.exit(0)
+Cxr, GLib = need_cxr()
 
 src = os.environ["CXRGEN_TEST_SRCDIR"]
 sys.path.insert(0, os.path.join(src, "examples"))

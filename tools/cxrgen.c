@@ -905,19 +905,34 @@ command_convert (gint argc, gchar **argv)
   g_autoptr (GError) error = NULL;
   g_autoptr (CxrImage) image = NULL, out = NULL;
   gint bits = 0, size = 0;
+  g_autofree gchar *window = NULL;
+  gdouble center = 0.0, width = 0.0;
   CxrImageFormat format;
   GOptionEntry entries[] = {
     { "bits", 'b', 0, G_OPTION_ARG_INT, &bits, "Bits per sample of the output, 8 or 16 (default: the input's; JPEG: 8)", "N" },
+    { "window", 'w', 0, G_OPTION_ARG_STRING, &window, "A VOI window, in the input's units (DICOM: after rescale)", "CENTER,WIDTH" },
     { "size", 's', 0, G_OPTION_ARG_INT, &size, "Resize to SIZE x SIZE as the reference preprocessing does", "SIZE" },
     G_OPTION_ENTRY_NULL
   };
 
-  context = g_option_context_new ("convert IN OUT - convert an image between PNG, JPEG and TIFF");
+  context = g_option_context_new ("convert IN OUT - convert a DICOM, PNG, JPEG or TIFF image to PNG, JPEG or TIFF");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context, "The output format follows OUT's extension: .png, .jpg/.jpeg, .tif/.tiff.\n"
+                                             "A DICOM input is rendered with its own window (or VOI LUT, or its values'\n"
+                                             "range), unless --window gives one; MONOCHROME1 is inverted.\n"
                                              "Exit status: 0 success, 1 a file that cannot be read or written, 2 bad usage.");
   if (!parse_options (context, &argc, &argv))
     return EXIT_USAGE;
+  if (window != NULL)
+    {
+      gchar *end = NULL;
+      center = g_ascii_strtod (window, &end);
+      if (end == window || *end != ',' || (width = g_ascii_strtod (end + 1, &end)) < 1.0 || *end != '\0')
+        {
+          g_printerr ("cxrgen: --window needs CENTER,WIDTH with WIDTH >= 1, such as 40,400 (got \"%s\")\n", window);
+          return EXIT_USAGE;
+        }
+    }
   if (argc != 3 || (bits != 0 && bits != 8 && bits != 16) || size < 0)
     {
       g_printerr ("cxrgen: convert needs IN and OUT (and --bits 8 or 16)\n");
@@ -929,7 +944,7 @@ command_convert (gint argc, gchar **argv)
       g_printerr ("cxrgen: %s: the extension names no format (.png, .jpg, .tif)\n", argv[2]);
       return EXIT_USAGE;
     }
-  image = cxr_image_load (argv[1], (guint) size, &error);
+  image = window ? cxr_image_load_windowed (argv[1], center, width, &error) : cxr_image_load (argv[1], (guint) size, &error);
   if (image == NULL)
     {
       print_error (error);
@@ -1403,7 +1418,7 @@ print_usage (FILE *out)
            "  schema         print the JSON Schema of pipeline files\n"
            "  weights FILE   check a safetensors file and list its tensors\n"
            "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
-           "  convert IN OUT between PNG, JPEG and TIFF (8 or 16 bits)\n"
+           "  convert IN OUT DICOM, PNG, JPEG, TIFF to PNG, JPEG, TIFF (8 or 16 bits)\n"
            "  phantom --count N --out DIR  make the phantom dataset (MIMIC-CXR-JPG layout)\n"
            "  data check ROOT  check a MIMIC-CXR-JPG tree, list its problems\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"

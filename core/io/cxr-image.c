@@ -10,6 +10,8 @@
 
 #include <jpeglib.h>
 #include <jerror.h>
+
+#include "cxr-dicom-private.h"
 #include <png.h>
 #include <tiffio.h>
 
@@ -290,6 +292,25 @@ decode_jpeg (const guint8 *data, gsize length, const gchar *origin, guint min_si
   return image;
 }
 
+/* ----------------------------------------------------------------- DICOM */
+
+/* The values DCMTK renders (cxr-dicom.cc), in an image. */
+static CxrImage *
+decode_dicom (const guint8 *data, gsize length, const gchar *origin, gdouble window_center, gdouble window_width,
+              GError **error)
+{
+  guint width, height, bits;
+  g_autofree gfloat *pixels = cxr_dicom_decode (data, length, origin, window_center, window_width, &width, &height,
+                                                &bits, error);
+  CxrImage *image;
+
+  if (pixels == NULL)
+    return NULL;
+  image = cxr_image_new (width, height, bits);
+  memcpy (image->pixels, pixels, (gsize) width * height * sizeof (gfloat));
+  return image;
+}
+
 /* ------------------------------------------------------------------ TIFF */
 
 typedef struct {
@@ -516,7 +537,59 @@ cxr_image_format_from_data (const guint8 *data, gsize length)
     return CXR_IMAGE_FORMAT_JPEG;
   if (length >= 4 && (memcmp (data, "II*\0", 4) == 0 || memcmp (data, "MM\0*", 4) == 0))
     return CXR_IMAGE_FORMAT_TIFF;
+  if (length >= 132 && memcmp (data + 128, "DICM", 4) == 0)
+    return CXR_IMAGE_FORMAT_DICOM;
   return CXR_IMAGE_FORMAT_UNKNOWN;
+}
+
+/* PS3.3 C.11.2.1.2.1, the linear VOI function, to [0, 1]. */
+static gfloat
+linear_window (gdouble x, gdouble center, gdouble width)
+{
+  if (width <= 1.0)
+    return x <= center - 0.5 ? 0.0f : 1.0f;
+  return (gfloat) CLAMP ((x - (center - 0.5)) / (width - 1.0) + 0.5, 0.0, 1.0);
+}
+
+static CxrImage *
+load_bytes (GBytes *bytes, const gchar *origin, guint min_size, gdouble window_center, gdouble window_width,
+            GError **error)
+{
+  gsize length = 0;
+  const guint8 *data = g_bytes_get_data (bytes, &length);
+  CxrImage *image = NULL;
+  CxrImageFormat format;
+
+  origin = origin ? origin : "<image>";
+  format = cxr_image_format_from_data (data, length);
+  switch (format)
+    {
+    case CXR_IMAGE_FORMAT_PNG:
+      image = decode_png (data, length, origin, error);
+      break;
+    case CXR_IMAGE_FORMAT_JPEG:
+      image = decode_jpeg (data, length, origin, window_width > 0 ? 0 : min_size, error);
+      break;
+    case CXR_IMAGE_FORMAT_TIFF:
+      image = decode_tiff (data, length, origin, error);
+      break;
+    case CXR_IMAGE_FORMAT_DICOM:
+      image = decode_dicom (data, length, origin, window_center, window_width, error);
+      break;
+    default:
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: not a PNG, JPEG, TIFF or DICOM file", origin);
+      return NULL;
+    }
+  if (image == NULL)
+    return NULL;
+  image->path = g_strdup (origin);
+  if (window_width > 0 && format != CXR_IMAGE_FORMAT_DICOM)
+    {
+      gdouble top = image->bit_depth == 16 ? 65535.0 : 255.0;
+      for (gsize i = 0; i < (gsize) image->width * image->height; i++)
+        image->pixels[i] = linear_window (image->pixels[i] * top, window_center, window_width);
+    }
+  return image;
 }
 
 /**
@@ -532,29 +605,49 @@ cxr_image_format_from_data (const guint8 *data, gsize length)
 CxrImage *
 cxr_image_load_from_bytes (GBytes *bytes, const gchar *origin, guint min_size, GError **error)
 {
-  gsize length = 0;
-  const guint8 *data = g_bytes_get_data (bytes, &length);
-  CxrImage *image = NULL;
+  return load_bytes (bytes, origin, min_size, 0.0, 0.0, error);
+}
 
-  origin = origin ? origin : "<image>";
-  switch (cxr_image_format_from_data (data, length))
+static GBytes *
+map_file (const gchar *path, GError **error)
+{
+  g_autoptr (GMappedFile) mapped = NULL;
+  g_autoptr (GError) local = NULL;
+
+  mapped = g_mapped_file_new (path, FALSE, &local);
+  if (mapped == NULL)
     {
-    case CXR_IMAGE_FORMAT_PNG:
-      image = decode_png (data, length, origin, error);
-      break;
-    case CXR_IMAGE_FORMAT_JPEG:
-      image = decode_jpeg (data, length, origin, min_size, error);
-      break;
-    case CXR_IMAGE_FORMAT_TIFF:
-      image = decode_tiff (data, length, origin, error);
-      break;
-    default:
-      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: not a PNG, JPEG or TIFF file", origin);
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s", local->message);
       return NULL;
     }
-  if (image)
-    image->path = g_strdup (origin);
-  return image;
+  return g_mapped_file_get_bytes (mapped);
+}
+
+/**
+ * cxr_image_load_windowed:
+ * @path: an image file
+ * @center: the window's centre
+ * @width: the window's width, >= 1
+ * @error: return location for a #GError
+ *
+ * Loads an image at full size through a VOI window of the user's, the
+ * linear function of DICOM PS3.3 C.11.2.1.2: values below the window are
+ * 0, above it 1. The window is in the file's units: for DICOM, modality
+ * units (after the rescale slope and intercept; Hounsfield-like units for
+ * those modalities), replacing the file's own window; for PNG, JPEG and
+ * TIFF, the stored values (0 to 255, or 65535 at 16 bits).
+ *
+ * Returns: (transfer full): the image, or %NULL with @error set
+ */
+CxrImage *
+cxr_image_load_windowed (const gchar *path, gdouble center, gdouble width, GError **error)
+{
+  g_autoptr (GBytes) bytes = NULL;
+
+  g_return_val_if_fail (path != NULL, NULL);
+  g_return_val_if_fail (width >= 1.0, NULL);
+  bytes = map_file (path, error);
+  return bytes ? load_bytes (bytes, path, 0, center, width, error) : NULL;
 }
 
 /**
@@ -568,19 +661,11 @@ cxr_image_load_from_bytes (GBytes *bytes, const gchar *origin, guint min_size, G
 CxrImage *
 cxr_image_load (const gchar *path, guint min_size, GError **error)
 {
-  g_autoptr (GMappedFile) mapped = NULL;
   g_autoptr (GBytes) bytes = NULL;
-  g_autoptr (GError) local = NULL;
 
   g_return_val_if_fail (path != NULL, NULL);
-  mapped = g_mapped_file_new (path, FALSE, &local);
-  if (mapped == NULL)
-    {
-      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s", local->message);
-      return NULL;
-    }
-  bytes = g_mapped_file_get_bytes (mapped);
-  return cxr_image_load_from_bytes (bytes, path, min_size, error);
+  bytes = map_file (path, error);
+  return bytes ? load_bytes (bytes, path, min_size, 0.0, 0.0, error) : NULL;
 }
 
 /* --------------------------------------------------------------- saving */
@@ -755,7 +840,8 @@ cxr_image_save (CxrImage *self, const gchar *path, CxrImageFormat format, GError
         ok = save_jpeg (self, stream, error);
       else
         {
-          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: no such image format", path);
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: cxrgen writes PNG, JPEG and TIFF",
+                       path);
           ok = FALSE;
         }
       if (fclose (stream) != 0)

@@ -18,6 +18,8 @@ G_BEGIN_DECLS
  * @CXR_IMAGE_FORMAT_PNG: PNG, 8 or 16 bits
  * @CXR_IMAGE_FORMAT_JPEG: baseline or progressive JPEG, 8 bits
  * @CXR_IMAGE_FORMAT_TIFF: TIFF, 8 or 16 bits, strips or tiles
+ * @CXR_IMAGE_FORMAT_DICOM: a DICOM Part 10 file with a monochrome image
+ *   (read only, through DCMTK)
  *
  * The file formats of images.
  */
@@ -26,6 +28,7 @@ typedef enum {
   CXR_IMAGE_FORMAT_PNG,
   CXR_IMAGE_FORMAT_JPEG,
   CXR_IMAGE_FORMAT_TIFF,
+  CXR_IMAGE_FORMAT_DICOM,
 } CxrImageFormat;
 
 #define CXR_TYPE_IMAGE (cxr_image_get_type ())
@@ -35,6 +38,7 @@ CxrImage *cxr_image_new (guint width, guint height, guint bit_depth);
 CxrImage *cxr_image_load (const gchar *path, guint min_size, GError **error);
 CxrImage *cxr_image_load_from_bytes (GBytes *bytes, const gchar *origin, guint min_size,
                                      GError **error);
+CxrImage *cxr_image_load_windowed (const gchar *path, gdouble center, gdouble width, GError **error);
 CxrImageFormat cxr_image_format_from_data (const guint8 *data, gsize length);
 gboolean cxr_image_save (CxrImage *self, const gchar *path, CxrImageFormat format, GError **error);
 
