@@ -59,6 +59,20 @@ _cxr_closest_name (const gchar *word, const gchar *const *candidates)
 
 /* ------------------------------------------------------------------- JSON */
 
+/**
+ * cxr_json_append_string: (skip)
+ * @out: a string to append to
+ * @text: (nullable): UTF-8 text; %NULL is written as ""
+ *
+ * Appends @text as a JSON string, quoted and escaped (quotes, backslashes
+ * and control characters; other characters as they are).
+ */
+void
+cxr_json_append_string (GString *out, const gchar *text)
+{
+  _cxr_json_append_string (out, text);
+}
+
 void
 _cxr_json_append_string (GString *out, const gchar *text)
 {

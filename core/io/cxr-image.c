@@ -673,7 +673,10 @@ cxr_image_load (const gchar *path, guint min_size, GError **error)
 static guint
 quantize (gfloat v, guint max)
 {
-  gfloat c = CLAMP (v, 0.0f, 1.0f) * (gfloat) max;
+  gfloat c;
+  if (!(v > 0.0f)) /* and NaN */
+    return 0;
+  c = MIN (v, 1.0f) * (gfloat) max;
   return (guint) (c + 0.5f);
 }
 
