@@ -95,6 +95,8 @@ case("gelu (tanh)", lambda t, a: Cxr.op_gelu(t, a, Cxr.GeluApproximation.TANH),
      lambda a: F.gelu(a, approximate="tanh"), [f32(4, 33) * 3])
 case("quick_gelu", lambda t, a: Cxr.op_quick_gelu(t, a), lambda a: a * torch.sigmoid(1.702 * a), [f32(4, 33) * 3])
 case("tanh", lambda t, a: Cxr.op_tanh(t, a), torch.tanh, [f32(4, 33)])
+case("relu", lambda t, a: Cxr.op_relu(t, a), torch.relu, [f32(4, 33)])
+case("sigmoid", lambda t, a: Cxr.op_sigmoid(t, a), torch.sigmoid, [f32(4, 33) * 3])
 case("softmax", lambda t, a: Cxr.op_softmax(t, a), lambda a: torch.softmax(a, -1), [f32(3, 4, 19) * 4])
 
 # Products.

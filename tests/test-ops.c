@@ -122,6 +122,8 @@ static CxrTensor *f_gelu (CxrTape *t, CxrTensor **in, GError **e) { return cxr_o
 static CxrTensor *f_gelu_tanh (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_gelu (t, IN (0), CXR_GELU_TANH, e); }
 static CxrTensor *f_quick_gelu (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_quick_gelu (t, IN (0), e); }
 static CxrTensor *f_tanh (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_tanh (t, IN (0), e); }
+static CxrTensor *f_relu (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_relu (t, IN (0), e); }
+static CxrTensor *f_sigmoid (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_sigmoid (t, IN (0), e); }
 static CxrTensor *f_softmax (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_softmax (t, IN (0), e); }
 static CxrTensor *f_matmul (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_matmul (t, IN (0), IN (1), e); }
 static CxrTensor *f_linear (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_linear (t, IN (0), IN (1), IN (2), e); }
@@ -155,6 +157,8 @@ static const FdCase fd_cases[] = {
   { "gelu-tanh", f_gelu_tanh, 1, { { 5, 9 } }, { 2 }, { 0 }, 1e-2 },
   { "quick-gelu", f_quick_gelu, 1, { { 5, 9 } }, { 2 }, { 0 }, 1e-2 },
   { "tanh", f_tanh, 1, { { 5, 9 } }, { 2 }, { 0 }, 1e-2 },
+  { "relu", f_relu, 1, { { 5, 9 } }, { 2 }, { 0 }, 1e-2 },
+  { "sigmoid", f_sigmoid, 1, { { 5, 9 } }, { 2 }, { 0 }, 1e-2 },
   { "softmax", f_softmax, 1, { { 3, 11 } }, { 2 }, { 0 }, 1e-2 },
   { "matmul", f_matmul, 2, { { 2, 3, 4 }, { 2, 4, 5 } }, { 3, 3 }, { 0 }, 1e-2 },
   { "linear", f_linear, 3, { { 3, 6 }, { 5, 6 }, { 5 } }, { 2, 2, 1 }, { 0 }, 1e-2 },

@@ -40,6 +40,8 @@ CxrTensor *cxr_op_mul (CxrTape *tape, CxrTensor *a, CxrTensor *b, GError **error
 CxrTensor *cxr_op_scale (CxrTape *tape, CxrTensor *x, gfloat factor, GError **error);
 
 /* Activations. */
+CxrTensor *cxr_op_relu (CxrTape *tape, CxrTensor *x, GError **error);
+CxrTensor *cxr_op_sigmoid (CxrTape *tape, CxrTensor *x, GError **error);
 CxrTensor *cxr_op_silu (CxrTape *tape, CxrTensor *x, GError **error);
 CxrTensor *cxr_op_gelu (CxrTape *tape, CxrTensor *x, CxrGeluApproximation approximation,
                         GError **error);

@@ -208,7 +208,7 @@ cxr_op_mul (CxrTape *tape, CxrTensor *a, CxrTensor *b, GError **error)
 
 /* ------------------------------------------------------------------ unary */
 
-typedef enum { UN_SCALE, UN_SILU, UN_GELU_ERF, UN_GELU_TANH, UN_QUICK_GELU, UN_TANH } UnaryOp;
+typedef enum { UN_SCALE, UN_SILU, UN_GELU_ERF, UN_GELU_TANH, UN_QUICK_GELU, UN_TANH, UN_RELU, UN_SIGMOID } UnaryOp;
 
 #define SQRT_2_OVER_PI 0.7978845608028654f
 #define INV_SQRT_2 0.7071067811865476f
@@ -237,6 +237,10 @@ unary_forward (UnaryOp op, gfloat x, gfloat factor)
       return x * sigmoidf (1.702f * x);
     case UN_TANH:
       return tanhf (x);
+    case UN_RELU:
+      return x > 0.0f ? x : 0.0f;
+    case UN_SIGMOID:
+      return sigmoidf (x);
     default:
       return 0;
     }
@@ -271,6 +275,10 @@ unary_derivative (UnaryOp op, gfloat x, gfloat y, gfloat factor)
       }
     case UN_TANH:
       return 1.0f - y * y;
+    case UN_RELU:
+      return x > 0.0f ? 1.0f : 0.0f;
+    case UN_SIGMOID:
+      return y * (1.0f - y);
     default:
       return 0;
     }
@@ -335,6 +343,35 @@ CxrTensor *
 cxr_op_scale (CxrTape *tape, CxrTensor *x, gfloat factor, GError **error)
 {
   return unary (tape, x, UN_SCALE, factor, "scale", error);
+}
+
+/**
+ * cxr_op_relu:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): max(x, 0) (the gradient at 0 is 0, as
+ *   PyTorch's), or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_relu (CxrTape *tape, CxrTensor *x, GError **error)
+{
+  return unary (tape, x, UN_RELU, 0, "relu", error);
+}
+
+/**
+ * cxr_op_sigmoid:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): 1 / (1 + exp(-x)), or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_sigmoid (CxrTape *tape, CxrTensor *x, GError **error)
+{
+  return unary (tape, x, UN_SIGMOID, 0, "sigmoid", error);
 }
 
 /**
