@@ -144,6 +144,29 @@ with tempfile.TemporaryDirectory() as tmp:
                        capture_output=True, text=True)
     check("convert --window without a width: exit 2 and why", p.returncode == 2 and "CENTER,WIDTH" in p.stderr, p.stderr)
 
+    # writing: a secondary capture of a synthetic image
+    img16 = (np.add.outer(np.arange(40) * 1500, np.arange(30) * 7)).clip(0, 65535).astype(np.uint16)
+    Image.fromarray(img16).save(f"{tmp}/s16.png")
+    outs = []
+    for name in ("a", "b"):
+        p = subprocess.run(["cxrgen", "convert", f"{tmp}/s16.png", f"{tmp}/{name}.dcm"], capture_output=True, text=True)
+        outs.append(pydicom.dcmread(f"{tmp}/{name}.dcm") if p.returncode == 0 else None)
+    a, b = outs
+    check("convert PNG to .dcm writes DICOM pydicom reads", a is not None and b is not None, p.stderr)
+    if a is not None and b is not None:
+        check("a secondary capture, MONOCHROME2, synthetic and derived",
+              a.SOPClassUID == "1.2.840.10008.5.1.4.1.1.7" and a.PhotometricInterpretation == "MONOCHROME2"
+              and a.ConversionType == "SYN" and list(a.ImageType) == ["DERIVED", "SECONDARY"]
+              and a.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian)
+        check("no patient data, and new UIDs under 2.25 for each file",
+              str(a.PatientName) == "" and a.PatientID == "" and a.SOPInstanceUID.startswith("2.25.")
+              and a.SOPInstanceUID != b.SOPInstanceUID and a.StudyInstanceUID != b.StudyInstanceUID
+              and len(a.SOPInstanceUID) <= 64)
+        check("the 16-bit pixels are the PNG's", a.BitsStored == 16 and np.array_equal(a.pixel_array, img16))
+        _, back = load(f"{tmp}/a.dcm")
+        diff = np.abs(back * 65535 - img16).max()
+        check(f"and read back through the shim (max {diff:.2f} of 65535)", diff <= 1.0)
+
     # broken files
     def error_of(path):
         try:

@@ -112,6 +112,16 @@ with tempfile.TemporaryDirectory() as tmp:
     p = run(tmp, pipeline(root, f"{tmp}/tif", weights, "tiff", 0))
     tifs = sorted(os.listdir(f"{tmp}/tif/images")) if p.returncode == 0 else []
     check("format=tiff writes .tif files", len(tifs) == 20 and all(t.endswith(".tif") for t in tifs), p.stderr)
+    p = run(tmp, pipeline(root, f"{tmp}/dcm", weights, "dicom", 0))
+    dcms = sorted(os.listdir(f"{tmp}/dcm/images")) if p.returncode == 0 else []
+    try:
+        import pydicom
+        first = pydicom.dcmread(f"{tmp}/dcm/images/{dcms[0]}") if dcms else None
+        check("format=dicom writes 16-bit secondary captures",
+              len(dcms) == 20 and first is not None and first.BitsStored == 16 and first.ConversionType == "SYN",
+              p.stderr)
+    except ImportError as e:
+        check(f"# SKIP reading the DICOM output: {e}", True)
     p = run(tmp, pipeline(root, f"{tmp}/j16", weights, "jpeg", 16))
     check("JPEG at 16 bits is refused, and why", p.returncode != 0 and "JPEG is 8 bits" in p.stderr, p.stderr)
     p = run(tmp, pipeline(root, f"{tmp}/gif", weights, "gif", 8))

@@ -895,6 +895,8 @@ format_from_name (const gchar *path)
     return CXR_IMAGE_FORMAT_JPEG;
   if (g_str_has_suffix (lower, ".tif") || g_str_has_suffix (lower, ".tiff"))
     return CXR_IMAGE_FORMAT_TIFF;
+  if (g_str_has_suffix (lower, ".dcm"))
+    return CXR_IMAGE_FORMAT_DICOM;
   return CXR_IMAGE_FORMAT_UNKNOWN;
 }
 
@@ -915,9 +917,10 @@ command_convert (gint argc, gchar **argv)
     G_OPTION_ENTRY_NULL
   };
 
-  context = g_option_context_new ("convert IN OUT - convert a DICOM, PNG, JPEG or TIFF image to PNG, JPEG or TIFF");
+  context = g_option_context_new ("convert IN OUT - convert between DICOM, PNG, JPEG and TIFF");
   g_option_context_add_main_entries (context, entries, NULL);
-  g_option_context_set_description (context, "The output format follows OUT's extension: .png, .jpg/.jpeg, .tif/.tiff.\n"
+  g_option_context_set_description (context, "The output format follows OUT's extension: .png, .jpg/.jpeg, .tif/.tiff, .dcm\n"
+                                             "(a DICOM secondary capture of a synthetic image: new UIDs, no patient data).\n"
                                              "A DICOM input is rendered with its own window (or VOI LUT, or its values'\n"
                                              "range), unless --window gives one; MONOCHROME1 is inverted.\n"
                                              "Exit status: 0 success, 1 a file that cannot be read or written, 2 bad usage.");
@@ -941,7 +944,7 @@ command_convert (gint argc, gchar **argv)
   format = format_from_name (argv[2]);
   if (format == CXR_IMAGE_FORMAT_UNKNOWN)
     {
-      g_printerr ("cxrgen: %s: the extension names no format (.png, .jpg, .tif)\n", argv[2]);
+      g_printerr ("cxrgen: %s: the extension names no format (.png, .jpg, .tif, .dcm)\n", argv[2]);
       return EXIT_USAGE;
     }
   image = window ? cxr_image_load_windowed (argv[1], center, width, &error) : cxr_image_load (argv[1], (guint) size, &error);
@@ -1418,7 +1421,7 @@ print_usage (FILE *out)
            "  schema         print the JSON Schema of pipeline files\n"
            "  weights FILE   check a safetensors file and list its tensors\n"
            "  label IN -o OUT  CheXpert-style labels of radiology reports\n"
-           "  convert IN OUT DICOM, PNG, JPEG, TIFF to PNG, JPEG, TIFF (8 or 16 bits)\n"
+           "  convert IN OUT between DICOM, PNG, JPEG and TIFF (8 or 16 bits)\n"
            "  phantom --count N --out DIR  make the phantom dataset (MIMIC-CXR-JPG layout)\n"
            "  data check ROOT  check a MIMIC-CXR-JPG tree, list its problems\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"

@@ -29,4 +29,17 @@ G_BEGIN_DECLS
 gfloat *cxr_dicom_decode (const guint8 *data, gsize length, const gchar *origin, gdouble window_center,
                           gdouble window_width, guint *width, guint *height, guint *bits, GError **error);
 
+/*
+ * cxr_dicom_save:
+ * @path: the file to write (the caller makes it atomic)
+ * @pixels: width * height values in [0, 1]
+ * @bits: 8 or 16
+ *
+ * Writes a DICOM secondary capture of a synthetic image: MONOCHROME2,
+ * explicit VR little endian, new UIDs under 2.25, ConversionType SYN and
+ * ImageType DERIVED\SECONDARY, no patient data, the full range as window.
+ */
+gboolean cxr_dicom_save (const gchar *path, const gfloat *pixels, guint width, guint height, guint bits,
+                         GError **error);
+
 G_END_DECLS

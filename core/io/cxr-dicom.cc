@@ -17,6 +17,8 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <string.h>
+
 #include "cxr-error.h"
 #include "cxr-dicom-private.h"
 
@@ -125,4 +127,114 @@ cxr_dicom_decode (const guint8 *data, gsize length, const gchar *origin, gdouble
     for (gsize i = 0; i < n; i++)
       out[i] = ((const Uint8 *) rendered)[i] / 255.0f;
   return out;
+}
+
+/* A new UID under 2.25 (PS3.5 B.2): a random UUID as one decimal integer,
+ * so that no organisation's root is borrowed. */
+static gchar *
+new_uid (void)
+{
+  guint8 bytes[16];
+  gchar digits[48];
+  guint n = 0;
+  gboolean zero = FALSE;
+
+  for (guint i = 0; i < 16; i += 4)
+    {
+      guint32 r = g_random_int ();
+      memcpy (bytes + i, &r, 4);
+    }
+  bytes[6] = (bytes[6] & 0x0f) | 0x40; /* a version-4 UUID */
+  bytes[8] = (bytes[8] & 0x3f) | 0x80;
+  while (!zero)
+    {
+      guint remainder = 0;
+      zero = TRUE;
+      for (guint i = 0; i < 16; i++)
+        {
+          guint value = (remainder << 8) | bytes[i];
+          bytes[i] = (guint8) (value / 10);
+          remainder = value % 10;
+          if (bytes[i] != 0)
+            zero = FALSE;
+        }
+      digits[n++] = (gchar) ('0' + remainder);
+    }
+  GString *uid = g_string_new ("2.25.");
+  while (n > 0)
+    g_string_append_c (uid, digits[--n]);
+  return g_string_free (uid, FALSE);
+}
+
+extern "C" gboolean
+cxr_dicom_save (const gchar *path, const gfloat *pixels, guint width, guint height, guint bits, GError **error)
+{
+  DcmFileFormat file;
+  DcmDataset *ds = file.getDataset ();
+  gsize n = (gsize) width * height;
+  g_autofree gchar *study = new_uid (), *series = new_uid (), *instance = new_uid ();
+  g_autofree Uint16 *words = NULL;
+  g_autofree Uint8 *bytes = NULL;
+  OFCondition status;
+
+  register_codecs_once ();
+  if (width == 0 || height == 0 || width > 65535 || height > 65535)
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: a %ux%u image does not fit DICOM", path,
+                   width, height);
+      return FALSE;
+    }
+  /* Secondary capture of a synthetic image: new UIDs, nothing about any
+   * patient (the type 2 attributes are present and empty). */
+  ds->putAndInsertString (DCM_SOPClassUID, UID_SecondaryCaptureImageStorage);
+  ds->putAndInsertString (DCM_SOPInstanceUID, instance);
+  ds->putAndInsertString (DCM_StudyInstanceUID, study);
+  ds->putAndInsertString (DCM_SeriesInstanceUID, series);
+  ds->putAndInsertString (DCM_Modality, "OT");
+  ds->putAndInsertString (DCM_ConversionType, "SYN");
+  ds->putAndInsertString (DCM_ImageType, "DERIVED\\SECONDARY");
+  ds->putAndInsertString (DCM_BurnedInAnnotation, "NO");
+  ds->putAndInsertString (DCM_ImageComments, "Synthetic image made by cxrgen; not of a patient");
+  ds->putAndInsertString (DCM_Manufacturer, "cxrgen");
+  for (const DcmTagKey &empty : { DCM_PatientName, DCM_PatientID, DCM_PatientBirthDate, DCM_PatientSex,
+                                  DCM_StudyDate, DCM_StudyTime, DCM_ReferringPhysicianName, DCM_StudyID,
+                                  DCM_AccessionNumber, DCM_SeriesNumber, DCM_InstanceNumber,
+                                  DCM_PatientOrientation })
+    ds->insertEmptyElement (empty);
+  ds->putAndInsertUint16 (DCM_SamplesPerPixel, 1);
+  ds->putAndInsertString (DCM_PhotometricInterpretation, "MONOCHROME2");
+  ds->putAndInsertUint16 (DCM_Rows, (Uint16) height);
+  ds->putAndInsertUint16 (DCM_Columns, (Uint16) width);
+  ds->putAndInsertUint16 (DCM_BitsAllocated, bits == 16 ? 16 : 8);
+  ds->putAndInsertUint16 (DCM_BitsStored, bits == 16 ? 16 : 8);
+  ds->putAndInsertUint16 (DCM_HighBit, bits == 16 ? 15 : 7);
+  ds->putAndInsertUint16 (DCM_PixelRepresentation, 0);
+  /* the full range as the window, so that viewers (and cxrgen) show the
+   * values as they are */
+  ds->putAndInsertString (DCM_WindowCenter, bits == 16 ? "32767.5" : "127.5");
+  ds->putAndInsertString (DCM_WindowWidth, bits == 16 ? "65536" : "256");
+  if (bits == 16)
+    {
+      words = g_new (Uint16, n);
+      for (gsize i = 0; i < n; i++)
+        words[i] = (Uint16) (pixels[i] > 0.0f ? MIN (pixels[i], 1.0f) * 65535.0f + 0.5f : 0.0f);
+      status = ds->putAndInsertUint16Array (DCM_PixelData, words, (unsigned long) n);
+    }
+  else
+    {
+      bytes = g_new (Uint8, n + 1);
+      bytes[n] = 0; /* an odd length is padded */
+      for (gsize i = 0; i < n; i++)
+        bytes[i] = (Uint8) (pixels[i] > 0.0f ? MIN (pixels[i], 1.0f) * 255.0f + 0.5f : 0.0f);
+      status = ds->putAndInsertUint8Array (DCM_PixelData, bytes, (unsigned long) (n + (n & 1)));
+    }
+  if (status.good ())
+    status = file.saveFile (path, EXS_LittleEndianExplicit);
+  if (status.bad ())
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s: cannot write the DICOM file: %s", path,
+                   status.text ());
+      return FALSE;
+    }
+  return TRUE;
 }

@@ -809,8 +809,9 @@ save_tiff (CxrImage *self, const gchar *path, GError **error)
  * cxr_image_save:
  * @self: an image
  * @path: the file to write
- * @format: PNG (8 or 16 bits, as the image), JPEG (8 bits, quality 95) or
- *   TIFF (8 or 16 bits, deflate)
+ * @format: PNG (8 or 16 bits, as the image), JPEG (8 bits, quality 95),
+ *   TIFF (8 or 16 bits, deflate), or DICOM (a secondary capture of a
+ *   synthetic image, 8 or 16 bits, new UIDs, no patient data)
  * @error: return location for a #GError
  *
  * Writes the image atomically: a failure leaves no file.
@@ -829,6 +830,9 @@ cxr_image_save (CxrImage *self, const gchar *path, CxrImageFormat format, GError
     return FALSE;
   if (format == CXR_IMAGE_FORMAT_TIFF)
     ok = save_tiff (self, cxr_atomic_file_get_temp_path (file), error);
+  else if (format == CXR_IMAGE_FORMAT_DICOM)
+    ok = cxr_dicom_save (cxr_atomic_file_get_temp_path (file), self->pixels, self->width, self->height,
+                         self->bit_depth == 16 ? 16 : 8, error);
   else
     {
       FILE *stream = fopen (cxr_atomic_file_get_temp_path (file), "wb");
@@ -843,7 +847,7 @@ cxr_image_save (CxrImage *self, const gchar *path, CxrImageFormat format, GError
         ok = save_jpeg (self, stream, error);
       else
         {
-          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: cxrgen writes PNG, JPEG and TIFF",
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED, "%s: cxrgen writes PNG, JPEG, TIFF and DICOM",
                        path);
           ok = FALSE;
         }

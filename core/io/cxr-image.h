@@ -19,7 +19,7 @@ G_BEGIN_DECLS
  * @CXR_IMAGE_FORMAT_JPEG: baseline or progressive JPEG, 8 bits
  * @CXR_IMAGE_FORMAT_TIFF: TIFF, 8 or 16 bits, strips or tiles
  * @CXR_IMAGE_FORMAT_DICOM: a DICOM Part 10 file with a monochrome image
- *   (read only, through DCMTK)
+ *   (through DCMTK; written as a secondary capture of a synthetic image)
  *
  * The file formats of images.
  */

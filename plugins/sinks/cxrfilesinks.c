@@ -11,7 +11,8 @@
  * SECTION:file-sinks
  *
  * `image-sink` writes each sample's image to FOLDER/NAME.png (8 or 16
- * bits), .tif (16 bits by default) or .jpg; `report-sink` writes each
+ * bits), .tif or .dcm (16 bits by default; DICOM as a secondary capture of
+ * a synthetic image: new UIDs, no patient data) or .jpg; `report-sink` writes each
  * sample's report to FOLDER/NAME.txt. NAME is the sample's `name-field`
  * (id by default), which must be a plain file name: letters, digits, "-",
  * "_" and "." (no folders, nothing hidden). Every file is written to a
@@ -106,9 +107,11 @@ cxr_image_sink_prepare (CxrStage *stage, GError **error)
     self->file_format = CXR_IMAGE_FORMAT_TIFF;
   else if (g_strcmp0 (self->format, "jpeg") == 0)
     self->file_format = CXR_IMAGE_FORMAT_JPEG;
+  else if (g_strcmp0 (self->format, "dicom") == 0)
+    self->file_format = CXR_IMAGE_FORMAT_DICOM;
   else
     {
-      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "format: \"%s\" is not png, tiff or jpeg",
+      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "format: \"%s\" is not png, tiff, jpeg or dicom",
                    self->format ? self->format : "");
       return FALSE;
     }
@@ -134,9 +137,11 @@ cxr_image_sink_transform (CxrStage *stage, CxrBatch *batch, GError **error)
   const gfloat *images = cxr_batch_get_floats (batch, self->image_field, &width, NULL);
   GVariant *ew = cxr_batch_get_extra (batch, "image-width"), *eh = cxr_batch_get_extra (batch, "image-height");
   guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
-  guint bits = self->bits ? self->bits : self->file_format == CXR_IMAGE_FORMAT_TIFF ? 16 : 8;
+  guint bits = self->bits ? self->bits
+               : self->file_format == CXR_IMAGE_FORMAT_TIFF || self->file_format == CXR_IMAGE_FORMAT_DICOM ? 16 : 8;
   const gchar *extension = self->file_format == CXR_IMAGE_FORMAT_PNG ? "png"
-                           : self->file_format == CXR_IMAGE_FORMAT_TIFF ? "tif" : "jpg";
+                           : self->file_format == CXR_IMAGE_FORMAT_TIFF ? "tif"
+                           : self->file_format == CXR_IMAGE_FORMAT_DICOM ? "dcm" : "jpg";
   g_auto (GStrv) paths = g_new0 (gchar *, n + 1);
 
   if (images == NULL || w == 0 || (gsize) w * h != width)
@@ -230,8 +235,8 @@ cxr_image_sink_class_init (CxrImageSinkClass *klass)
   stage_class->transform = cxr_image_sink_transform;
   stage_class->get_port_fields = cxr_image_sink_get_port_fields;
   image_props[PI_FOLDER] = g_param_spec_string ("folder", "Folder", "Where the images go (created)", NULL, flags);
-  image_props[PI_FORMAT] = g_param_spec_string ("format", "Format", "png, tiff or jpeg", "png", flags);
-  image_props[PI_BITS] = g_param_spec_uint ("bits", "Bits", "8 or 16 bits a pixel (0: PNG and JPEG 8, TIFF 16)", 0,
+  image_props[PI_FORMAT] = g_param_spec_string ("format", "Format", "png, tiff, jpeg or dicom", "png", flags);
+  image_props[PI_BITS] = g_param_spec_uint ("bits", "Bits", "8 or 16 bits a pixel (0: PNG and JPEG 8, TIFF and DICOM 16)", 0,
                                             16, 0, flags);
   image_props[PI_NAME_FIELD] = g_param_spec_string ("name-field", "Name field", "The text field naming each file",
                                                     CXR_FIELD_ID, flags);
