@@ -5,6 +5,8 @@
 # ToTensor + Normalize, written with numpy) in the same process.
 # Run with bench/run-images.
 import os
+import shutil
+import subprocess
 import tempfile
 import time
 
@@ -56,3 +58,31 @@ with tempfile.TemporaryDirectory() as tmp:
     print(f"  reference (PIL + numpy):             {N / t_ref:6.1f} images/s")
     print(f"  cxrgen, DCT-scaled decode:           {N / t_ours:6.1f} images/s  ({t_ref / t_ours:.1f}x the reference)")
     print(f"  cxrgen, full decode:                 {N / t_full:6.1f} images/s  ({t_ref / t_full:.1f}x)")
+
+    # The loading stage as training runs it: mimic-cxr-source decoding a
+    # batch's images on THREADS threads, in a pipeline of its own process.
+    root = f"{tmp}/mimic"
+    obs = ("Atelectasis,Cardiomegaly,Consolidation,Edema,Enlarged Cardiomediastinum,Fracture,Lung Lesion,"
+           "Lung Opacity,No Finding,Pleural Effusion,Pleural Other,Pneumonia,Pneumothorax,Support Devices")
+    meta, labels, split = ["dicom_id,subject_id,study_id,ViewPosition"], [f"subject_id,study_id,{obs}"], \
+        ["dicom_id,study_id,subject_id,split"]
+    for i, p in enumerate(paths):
+        study = f"{root}/files/p10/p10000000/s5000000{i:02d}"
+        os.makedirs(study)
+        shutil.copy(p, f"{study}/img{i}.jpg")
+        with open(f"{study}.txt", "w") as fp:
+            fp.write("FINDINGS: None.\n")
+        meta.append(f"img{i},10000000,5000000{i:02d},PA")
+        labels.append(f"10000000,5000000{i:02d}" + ",1.0" + "," * 13)
+        split.append(f"img{i},5000000{i:02d},10000000,train")
+    for name, rows in (("metadata", meta), ("chexpert", labels), ("split", split)):
+        with open(f"{root}/mimic-cxr-2.0.0-{name}.csv", "w") as fp:
+            fp.write("\n".join(rows) + "\n")
+    with open(f"{tmp}/load.pipeline", "w") as fp:
+        fp.write(f"[stage src]\ntype=mimic-cxr-source\nroot={root}\nimage-size=256\nbatch-size=8\n\n"
+                 f"[stage out]\ntype=csv-sink\ninput=src\npath={tmp}/ids.csv\ncolumns=id\n")
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    t0 = time.perf_counter()
+    subprocess.run(["cxrgen", "run", f"{tmp}/load.pipeline", "--progress", "none"], check=True, env=env)
+    t_stage = time.perf_counter() - t0
+    print(f"  mimic-cxr-source, whole run:         {N / t_stage:6.1f} images/s  ({t_ref / t_stage:.1f}x)")
