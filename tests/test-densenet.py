@@ -43,7 +43,7 @@ def run(tmp, text):
     return subprocess.run(["cxrgen", "run", path, "--progress", "none"], capture_output=True, text=True)
 
 
-def pipeline(root, weights, out, activation="sigmoid"):
+def pipeline(root, weights, out, activation="sigmoid", normalize="imagenet"):
     return f"""
 [model net]
 type=densenet
@@ -61,6 +61,7 @@ type=classify
 input=src
 model=net
 activation={activation}
+normalize={normalize}
 
 [stage out]
 type=csv-sink
@@ -125,6 +126,32 @@ with tempfile.TemporaryDirectory() as tmp:
     theirs = torch_scores("none") if len(rows) == 12 else None
     diff = np.abs(ours - theirs).max() / max(1.0, np.abs(theirs).max()) if theirs is not None else 1
     check(f"activation=none gives the logits (relative difference {diff:.1e} <= 1e-5)", diff <= 1e-5, p.stderr)
+
+    # torchxrayvision's layout: one input channel, 18 outputs, [-1024, 1024]
+    xrv = torchvision.models.DenseNet(growth_rate=8, block_config=(2, 2), num_init_features=16, bn_size=2,
+                                      num_classes=18)
+    xrv.features.conv0 = torch.nn.Conv2d(1, 16, kernel_size=7, stride=2, padding=3, bias=False)
+    xrv.eval()
+    save_safetensors(f"{tmp}/xrv.safetensors", {k: v for k, v in xrv.state_dict().items()
+                                                 if not k.endswith("num_batches_tracked")})
+    p = run(tmp, pipeline(root, f"{tmp}/xrv.safetensors", f"{tmp}/xrv.csv", "sigmoid", "xrv"))
+    rows = list(csv.DictReader(open(f"{tmp}/xrv.csv"))) if p.returncode == 0 else []
+    ours = np.array([[float(v) for k, v in r.items() if k != "id"] for r in rows])
+    if len(rows) == 12:
+        images = []
+        for r in rows:
+            m = meta[r["id"]]
+            s = m["subject_id"]
+            g = np.asarray(Image.open(f"{root}/files/p{s[:2]}/p{s}/s{m['study_id']}/{r['id']}.jpg").convert("L"),
+                           dtype=np.float32) / 255
+            images.append(((2 * g - 1) * 1024)[None])
+        with torch.no_grad():
+            theirs = torch.sigmoid(xrv(torch.from_numpy(np.stack(images)))).numpy()
+        diff = np.abs(ours - theirs).max()
+        check(f"a torchxrayvision-layout DenseNet (1 channel, 18 outputs, normalize=xrv): max difference "
+              f"{diff:.1e} <= 1e-5", ours.shape == (12, 18) and diff <= 1e-5)
+    else:
+        check("a torchxrayvision-layout DenseNet", False, p.stderr)
 
     del state["module.classifier.weight"]
     save_safetensors(f"{tmp}/headless.safetensors", state)

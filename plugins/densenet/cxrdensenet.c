@@ -19,12 +19,15 @@
  * any prefix before "features." (a "module." of DataParallel, a
  * "densenet121." of CheXNet code). The depth, growth rate and number of
  * outputs come from the tensors' names and shapes, so DenseNet-121, -169
- * and small test networks load alike. Batch norm runs in inference mode
- * (the running statistics, eps 1e-5).
+ * and small test networks load alike, and so do torchxrayvision's
+ * DenseNets (the same names, one input channel, 18 outputs; use
+ * normalize=xrv). Batch norm runs in inference mode (the running
+ * statistics, eps 1e-5).
  *
  * The `classify` stage runs it on a batch's images (gray in [0, 1],
- * replicated to RGB and normalised with ImageNet's mean and deviation, or
- * to [-1, 1]) and adds the scores: sigmoid probabilities by default, the
+ * replicated to RGB when the network takes 3 channels, and normalised
+ * with ImageNet's mean and deviation, to [-1, 1], or to torchxrayvision's
+ * [-1024, 1024]) and adds the scores: sigmoid probabilities by default, the
  * input eval-auroc takes.
  *
  * |[
@@ -49,6 +52,7 @@ struct _CxrDensenet {
   guint n_blocks;
   guint layers[16];
   guint n_classes;
+  guint in_channels; /* 3 (torchvision, CheXNet) or 1 (torchxrayvision) */
 };
 
 static void cxr_densenet_encoder_init (CxrImageEncoderInterface *iface) {}
@@ -157,6 +161,14 @@ cxr_densenet_load (CxrModel *model, GError **error)
       return FALSE;
     }
   self->n_classes = (guint) cxr_tensor_get_dim (fc, 0);
+  self->in_channels = (guint) cxr_tensor_get_dim (param (self, "features.conv0.weight"), 1);
+  if (self->in_channels != 1 && self->in_channels != 3)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_SHAPE_MISMATCH,
+                   "%s: features.conv0.weight takes %u channels; a radiograph has 1 (or 3, replicated)", path,
+                   self->in_channels);
+      return FALSE;
+    }
   return TRUE;
 }
 
@@ -269,6 +281,19 @@ cxr_densenet_forward (CxrDensenet *self, CxrTensor *images, CxrTensor **features
 }
 
 /**
+ * cxr_densenet_get_in_channels:
+ * @self: a loaded model
+ *
+ * Returns: the channels of the input: 3 (torchvision, CheXNet) or 1
+ *   (torchxrayvision)
+ */
+guint
+cxr_densenet_get_in_channels (CxrDensenet *self)
+{
+  return self->in_channels;
+}
+
+/**
  * cxr_densenet_get_n_classes:
  * @self: a loaded model
  *
@@ -325,10 +350,10 @@ cxr_classify_prepare (CxrStage *stage, GError **error)
       return FALSE;
     }
   if (!g_strv_contains ((const gchar *const[]) { "sigmoid", "none", NULL }, self->activation) ||
-      !g_strv_contains ((const gchar *const[]) { "imagenet", "half", NULL }, self->normalize))
+      !g_strv_contains ((const gchar *const[]) { "imagenet", "half", "xrv", NULL }, self->normalize))
     {
       g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "activation is sigmoid or none (\"%s\"); "
-                   "normalize is imagenet or half (\"%s\")", self->activation, self->normalize);
+                   "normalize is imagenet, half or xrv (\"%s\")", self->activation, self->normalize);
       return FALSE;
     }
   return cxr_model_prepare (self->model, error);
@@ -346,7 +371,7 @@ cxr_classify_transform (CxrStage *stage, CxrBatch *batch, GError **error)
   guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
   g_autoptr (CxrTensor) input = NULL, logits = NULL, scores = NULL;
   gfloat *in;
-  gboolean imagenet = g_str_equal (self->normalize, "imagenet");
+  guint channels = model->in_channels;
 
   if (images == NULL || w == 0 || (gsize) w * h != width)
     {
@@ -357,14 +382,20 @@ cxr_classify_transform (CxrStage *stage, CxrBatch *batch, GError **error)
     }
   if (n == 0)
     return TRUE;
-  input = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, 3, h, w }, 4);
+  input = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, channels, h, w }, 4);
   in = cxr_tensor_get_data (input);
   for (guint i = 0; i < n; i++)
-    for (guint c = 0; c < 3; c++)
+    for (guint c = 0; c < channels; c++)
       for (gsize k = 0; k < width; k++)
         {
-          gfloat g = images[(gsize) i * width + k];
-          in[((gsize) i * 3 + c) * width + k] = imagenet ? (g - mean[c]) / std[c] : (g - 0.5f) / 0.5f;
+          gfloat g = images[(gsize) i * width + k], v;
+          if (self->normalize[0] == 'i') /* imagenet */
+            v = (g - mean[c]) / std[c];
+          else if (self->normalize[0] == 'h') /* half */
+            v = (g - 0.5f) / 0.5f;
+          else /* xrv: torchxrayvision's [-1024, 1024] */
+            v = (2.0f * g - 1.0f) * 1024.0f;
+          in[((gsize) i * channels + c) * width + k] = v;
         }
   if ((logits = cxr_densenet_forward (model, input, NULL, error)) == NULL)
     return FALSE;
@@ -462,8 +493,8 @@ cxr_classify_class_init (CxrClassifyClass *klass)
                                                "to", "scores", flags);
   props[P_ACTIVATION] = g_param_spec_string ("activation", "Activation", "sigmoid (probabilities) or none (logits)",
                                              "sigmoid", flags);
-  props[P_NORMALIZE] = g_param_spec_string ("normalize", "Normalize", "imagenet (torchvision's mean and deviation) "
-                                            "or half (to [-1, 1])", "imagenet", flags);
+  props[P_NORMALIZE] = g_param_spec_string ("normalize", "Normalize", "imagenet (torchvision's mean and deviation), "
+                                            "half (to [-1, 1]) or xrv (torchxrayvision's [-1024, 1024])", "imagenet", flags);
   g_object_class_install_properties (object_class, N_P, props);
   cxr_stage_class_set_metadata (stage_class, "Classify", "Filter/Classifier",
                                 "Scores each image's findings with a DenseNet classifier", "The cxrgen developers");
