@@ -66,6 +66,25 @@ with tempfile.TemporaryDirectory() as tmp:
         diff = np.abs(ours - theirs).max() / 2  # in [0, 1] units
         check(f"preprocessing to {size} matches PIL + ToTensor + Normalize within 1/255 "
               f"(max {diff * 255:.2f}/255)", ours.shape == theirs.shape and diff <= 1 / 255 + 1e-6)
+    # CLIP's transform (OpenAI's: Resize(224, BICUBIC), CenterCrop, ToTensor, Normalize)
+    clip_mean = np.array([0.48145466, 0.4578275, 0.40821073], dtype=np.float32)[:, None, None]
+    clip_std = np.array([0.26862954, 0.26130258, 0.27577711], dtype=np.float32)[:, None, None]
+    for path, label in ((nih, "the NIH radiograph"), (f"{tmp}/odd.png", "a 53x37 image")):
+        if not os.path.exists(path):
+            Image.fromarray(rng.integers(0, 256, size=(37, 53), dtype=np.uint8)).save(path)
+        im = Image.open(path).convert("RGB")
+        w, h = im.size
+        nw, nh = (224, int(224 * h / w)) if w <= h else (int(224 * w / h), 224)
+        im = im.resize((nw, nh), Image.BICUBIC)
+        top, left = int(round((nh - 224) / 2.0)), int(round((nw - 224) / 2.0))
+        im = im.crop((left, top, left + 224, top + 224))
+        theirs = (np.asarray(im, dtype=np.float32).transpose(2, 0, 1) / 255.0 - clip_mean) / clip_std
+        t = Cxr.Image.load(path, 0).preprocess_clip(224)
+        ours = np.frombuffer(t.to_bytes().get_data(), dtype=np.float32).reshape(t.get_shape())
+        diff = (np.abs(ours - theirs) * clip_std).max()
+        check(f"CLIP preprocessing of {label} matches PIL bicubic + CLIP's normalisation within 1/255 "
+              f"(max {diff * 255:.2f}/255)", ours.shape == theirs.shape and diff <= 1 / 255 + 1e-6)
+
     # upscaling and odd shapes
     odd = rng.integers(0, 256, size=(37, 53), dtype=np.uint8)
     Image.fromarray(odd).save(f"{tmp}/odd.png")

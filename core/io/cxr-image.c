@@ -982,15 +982,32 @@ cxr_image_new_from_tensor (CxrTensor *tensor, guint bit_depth, GError **error)
 
 /* ---------------------------------------------------------- preprocessing */
 
-/* PIL's resampling coefficients for a triangle (bilinear) filter,
- * antialiased when shrinking (the support grows with the scale), as
- * torchvision's Resize on a PIL image computes them. */
+/* PIL's resampling filters: the triangle (bilinear) of support 1 and the
+ * cubic (bicubic, a = -0.5) of support 2. */
+typedef enum { FILTER_BILINEAR, FILTER_BICUBIC } Filter;
+
+static gdouble
+filter_weight (Filter filter, gdouble x)
+{
+  x = fabs (x);
+  if (filter == FILTER_BILINEAR)
+    return x < 1.0 ? 1.0 - x : 0.0;
+  if (x < 1.0)
+    return (1.5 * x - 2.5) * x * x + 1.0; /* ((a + 2) x - (a + 3)) x^2 + 1 */
+  if (x < 2.0)
+    return (((x - 5.0) * x + 8.0) * x - 4.0) * -0.5;
+  return 0.0;
+}
+
+/* PIL's resampling coefficients, antialiased when shrinking (the support
+ * grows with the scale), as torchvision's Resize on a PIL image computes
+ * them. */
 static void
-bilinear_coefficients (guint in_size, guint out_size, gint *bounds, gdouble *weights, guint *ksize_out)
+filter_coefficients (Filter filter, guint in_size, guint out_size, gint *bounds, gdouble *weights, guint *ksize_out)
 {
   gdouble scale = (gdouble) in_size / out_size;
   gdouble filterscale = MAX (scale, 1.0);
-  gdouble support = 1.0 * filterscale;
+  gdouble support = (filter == FILTER_BILINEAR ? 1.0 : 2.0) * filterscale;
   guint ksize = (guint) ceil (support) * 2 + 1;
 
   for (guint xx = 0; xx < out_size; xx++)
@@ -1007,8 +1024,7 @@ bilinear_coefficients (guint in_size, guint out_size, gint *bounds, gdouble *wei
       xmax -= xmin;
       for (gint x = 0; x < xmax; x++)
         {
-          gdouble arg = (x + xmin - center + 0.5) * ss;
-          gdouble w = fabs (arg) < 1.0 ? 1.0 - fabs (arg) : 0.0;
+          gdouble w = filter_weight (filter, (x + xmin - center + 0.5) * ss);
           weights[xx * ksize + x] = w;
           ww += w;
         }
@@ -1020,6 +1036,60 @@ bilinear_coefficients (guint in_size, guint out_size, gint *bounds, gdouble *wei
       bounds[xx * 2 + 1] = xmax;
     }
   *ksize_out = ksize;
+}
+
+/* One pass's value: on the 1/255 grid and within [0, 1] for an 8-bit
+ * image, as PIL's passes end in an 8-bit image. */
+static inline gfloat
+pass_value (gdouble acc, gfloat quantum)
+{
+  if (quantum <= 0)
+    return (gfloat) acc;
+  return CLAMP (roundf ((gfloat) acc * quantum), 0.0f, quantum) / quantum;
+}
+
+static CxrImage *
+resize_with (CxrImage *self, Filter filter, guint width, guint height)
+{
+  CxrImage *out;
+  g_autofree gfloat *tmp = NULL;
+  g_autofree gint *bx = NULL, *by = NULL;
+  g_autofree gdouble *wx = NULL, *wy = NULL;
+  guint kx, ky;
+  gdouble sx, sy, reach = filter == FILTER_BILINEAR ? 1.0 : 2.0;
+  gfloat quantum = self->bit_depth == 8 ? 255.0f : 0.0f;
+
+  sx = MAX ((gdouble) self->width / width, 1.0) * reach;
+  sy = MAX ((gdouble) self->height / height, 1.0) * reach;
+  bx = g_new (gint, 2 * width);
+  by = g_new (gint, 2 * height);
+  wx = g_new0 (gdouble, (gsize) width * ((guint) ceil (sx) * 2 + 1));
+  wy = g_new0 (gdouble, (gsize) height * ((guint) ceil (sy) * 2 + 1));
+  filter_coefficients (filter, self->width, width, bx, wx, &kx);
+  filter_coefficients (filter, self->height, height, by, wy, &ky);
+  out = cxr_image_new (width, height, self->bit_depth);
+  out->path = g_strdup (self->path);
+  tmp = g_new (gfloat, (gsize) width * self->height);
+#pragma omp parallel for schedule(static)
+  for (guint y = 0; y < self->height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        const gfloat *row = self->pixels + (gsize) y * self->width + bx[2 * x];
+        gdouble acc = 0;
+        for (gint k = 0; k < bx[2 * x + 1]; k++)
+          acc += row[k] * wx[x * kx + k];
+        tmp[(gsize) y * width + x] = pass_value (acc, quantum);
+      }
+#pragma omp parallel for schedule(static)
+  for (guint y = 0; y < height; y++)
+    for (guint x = 0; x < width; x++)
+      {
+        gdouble acc = 0;
+        for (gint k = 0; k < by[2 * y + 1]; k++)
+          acc += tmp[(gsize) (by[2 * y] + k) * width + x] * wy[y * ky + k];
+        out->pixels[(gsize) y * width + x] = pass_value (acc, quantum);
+      }
+  return out;
 }
 
 /**
@@ -1037,48 +1107,8 @@ bilinear_coefficients (guint in_size, guint out_size, gint *bounds, gdouble *wei
 CxrImage *
 cxr_image_resize (CxrImage *self, guint width, guint height)
 {
-  CxrImage *out;
-  g_autofree gfloat *tmp = NULL;
-  g_autofree gint *bx = NULL, *by = NULL;
-  g_autofree gdouble *wx = NULL, *wy = NULL;
-  guint kx, ky;
-  gdouble sx, sy;
-  /* 8-bit images: each pass ends on the 1/255 grid, as PIL's passes end
-   * in an 8-bit image */
-  gfloat quantum = self->bit_depth == 8 ? 255.0f : 0.0f;
-
   g_return_val_if_fail (CXR_IS_IMAGE (self) && width > 0 && height > 0, NULL);
-  sx = MAX ((gdouble) self->width / width, 1.0);
-  sy = MAX ((gdouble) self->height / height, 1.0);
-  bx = g_new (gint, 2 * width);
-  by = g_new (gint, 2 * height);
-  wx = g_new0 (gdouble, (gsize) width * ((guint) ceil (sx) * 2 + 1));
-  wy = g_new0 (gdouble, (gsize) height * ((guint) ceil (sy) * 2 + 1));
-  bilinear_coefficients (self->width, width, bx, wx, &kx);
-  bilinear_coefficients (self->height, height, by, wy, &ky);
-  out = cxr_image_new (width, height, self->bit_depth);
-  out->path = g_strdup (self->path);
-  tmp = g_new (gfloat, (gsize) width * self->height);
-#pragma omp parallel for schedule(static)
-  for (guint y = 0; y < self->height; y++)
-    for (guint x = 0; x < width; x++)
-      {
-        const gfloat *row = self->pixels + (gsize) y * self->width + bx[2 * x];
-        gdouble acc = 0;
-        for (gint k = 0; k < bx[2 * x + 1]; k++)
-          acc += row[k] * wx[x * kx + k];
-        tmp[(gsize) y * width + x] = quantum > 0 ? roundf ((gfloat) acc * quantum) / quantum : (gfloat) acc;
-      }
-#pragma omp parallel for schedule(static)
-  for (guint y = 0; y < height; y++)
-    for (guint x = 0; x < width; x++)
-      {
-        gdouble acc = 0;
-        for (gint k = 0; k < by[2 * y + 1]; k++)
-          acc += tmp[(gsize) (by[2 * y] + k) * width + x] * wy[y * ky + k];
-        out->pixels[(gsize) y * width + x] = quantum > 0 ? roundf ((gfloat) acc * quantum) / quantum : (gfloat) acc;
-      }
-  return out;
+  return resize_with (self, FILTER_BILINEAR, width, height);
 }
 
 /**
@@ -1143,5 +1173,52 @@ cxr_image_preprocess (CxrImage *self, guint size, guint channels)
   for (guint c = 0; c < channels; c++)
     for (gsize i = 0; i < n; i++)
       o[c * n + i] = (cropped->pixels[i] - 0.5f) / 0.5f;
+  return out;
+}
+
+/**
+ * cxr_image_preprocess_clip:
+ * @self: an image
+ * @size: the side of the result (224 for CLIP ViT-L/14)
+ *
+ * CLIP's image transform, as OpenAI's CLIP code composes it from
+ * torchvision: Resize(@size, bicubic) (the shorter side to @size, the
+ * aspect ratio kept, with PIL's antialiased bicubic filter), CenterCrop,
+ * the gray replicated to RGB, ToTensor, and each
+ * channel normalised with CLIP's mean (0.48145466, 0.4578275, 0.40821073)
+ * and deviation (0.26862954, 0.26130258, 0.27577711).
+ *
+ * Returns: (transfer full): F32 [3, size, size]
+ */
+CxrTensor *
+cxr_image_preprocess_clip (CxrImage *self, guint size)
+{
+  static const gfloat mean[3] = { 0.48145466f, 0.4578275f, 0.40821073f };
+  static const gfloat std[3] = { 0.26862954f, 0.26130258f, 0.27577711f };
+  g_autoptr (CxrImage) resized = NULL, cropped = NULL;
+  guint w, h;
+  CxrTensor *out;
+  gfloat *o;
+  gsize n;
+
+  g_return_val_if_fail (CXR_IS_IMAGE (self) && size > 0, NULL);
+  if (self->width <= self->height)
+    {
+      w = size;
+      h = (guint) ((guint64) size * self->height / self->width);
+    }
+  else
+    {
+      h = size;
+      w = (guint) ((guint64) size * self->width / self->height);
+    }
+  resized = resize_with (self, FILTER_BICUBIC, MAX (w, 1), MAX (h, 1));
+  cropped = cxr_image_center_crop (resized, size, size);
+  out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { 3, size, size }, 3);
+  o = cxr_tensor_get_data (out);
+  n = (gsize) size * size;
+  for (guint c = 0; c < 3; c++)
+    for (gsize i = 0; i < n; i++)
+      o[c * n + i] = (cropped->pixels[i] - mean[c]) / std[c];
   return out;
 }

@@ -53,5 +53,6 @@ CxrImage *cxr_image_new_from_tensor (CxrTensor *tensor, guint bit_depth, GError 
 CxrImage *cxr_image_resize (CxrImage *self, guint width, guint height);
 CxrImage *cxr_image_center_crop (CxrImage *self, guint width, guint height);
 CxrTensor *cxr_image_preprocess (CxrImage *self, guint size, guint channels);
+CxrTensor *cxr_image_preprocess_clip (CxrImage *self, guint size);
 
 G_END_DECLS
