@@ -167,6 +167,13 @@ with tempfile.TemporaryDirectory() as tmp:
         diff = np.abs(back * 65535 - img16).max()
         check(f"and read back through the shim (max {diff:.2f} of 65535)", diff <= 1.0)
 
+    # a report as a Basic Text SR, in UTF-8
+    Cxr.report_save_dicom_sr(f"{tmp}/r.dcm", "Épanchement pleural — 5 mm.", None)
+    sr = pydicom.dcmread(f"{tmp}/r.dcm")
+    check("a UTF-8 report as a Basic Text SR (ISO_IR 192)",
+          sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.11" and sr.SpecificCharacterSet == "ISO_IR 192"
+          and [i.TextValue for i in sr.ContentSequence] == ["Épanchement pleural — 5 mm."])
+
     # broken files
     def error_of(path):
         try:

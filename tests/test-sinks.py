@@ -120,6 +120,25 @@ with tempfile.TemporaryDirectory() as tmp:
         check("format=dicom writes 16-bit secondary captures",
               len(dcms) == 20 and first is not None and first.BitsStored == 16 and first.ConversionType == "SYN",
               p.stderr)
+        # reports as Basic Text SR, referencing those images
+        sr_pipeline = pipeline(root, f"{tmp}/sr", weights, "dicom", 0).replace(
+            "[stage reports]\ntype=report-sink\ninput=images\n", "[stage reports]\ntype=report-sink\ninput=images\nformat=dicom-sr\n")
+        p = run(tmp, sr_pipeline)
+        recs = [json.loads(line) for line in open(f"{tmp}/sr/pairs.jsonl")] if p.returncode == 0 else []
+        check("report-sink format=dicom-sr runs", len(recs) == 20 and all(r["report-path"].endswith(".dcm") for r in recs),
+              p.stderr)
+        good = bool(recs)
+        for r in recs[:5]:
+            sr = pydicom.dcmread(r["report-path"])
+            image = pydicom.dcmread(r["image"])
+            items = sr.ContentSequence
+            texts = [i.TextValue for i in items if i.ValueType == "TEXT"]
+            refs = [i.ReferencedSOPSequence[0].ReferencedSOPInstanceUID for i in items if i.ValueType == "IMAGE"]
+            good &= (sr.SOPClassUID == "1.2.840.10008.5.1.4.1.1.88.11" and texts == [r["report"]]
+                     and refs == [image.SOPInstanceUID] and sr.StudyInstanceUID == image.StudyInstanceUID
+                     and sr.SOPInstanceUID.startswith("2.25.") and str(sr.PatientName) == ""
+                     and sr.ConceptNameCodeSequence[0].CodeValue == "18748-4")
+        check("each SR holds its report and references its image, in the image's study", good)
     except ImportError as e:
         check(f"# SKIP reading the DICOM output: {e}", True)
     p = run(tmp, pipeline(root, f"{tmp}/j16", weights, "jpeg", 16))

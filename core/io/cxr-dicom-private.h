@@ -42,4 +42,17 @@ gfloat *cxr_dicom_decode (const guint8 *data, gsize length, const gchar *origin,
 gboolean cxr_dicom_save (const gchar *path, const gfloat *pixels, guint width, guint height, guint bits,
                          GError **error);
 
+/*
+ * cxr_dicom_save_report:
+ * @path: the file to write (the caller makes it atomic)
+ * @text: the report
+ * @image_path: (nullable): a DICOM image the report is of
+ *
+ * Writes a DICOM Basic Text SR of a synthetic report: a container
+ * "Diagnostic imaging report" (LOINC 18748-4) holding the text as a
+ * "Finding" and, with @image_path, an IMAGE item that references it, in
+ * the image's study; new UIDs under 2.25, no patient data.
+ */
+gboolean cxr_dicom_save_report (const gchar *path, const gchar *text, const gchar *image_path, GError **error);
+
 G_END_DECLS

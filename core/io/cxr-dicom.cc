@@ -15,6 +15,7 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <dcmtk/dcmsr/dsrdoc.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <string.h>
@@ -233,6 +234,82 @@ cxr_dicom_save (const gchar *path, const gfloat *pixels, guint width, guint heig
   if (status.bad ())
     {
       g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s: cannot write the DICOM file: %s", path,
+                   status.text ());
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* The UIDs of an image file, to reference it. */
+static gboolean
+read_image_uids (const gchar *path, OFString uids[4], GError **error)
+{
+  DcmFileFormat image;
+  OFCondition status = image.loadFile (path);
+  DcmDataset *ds = image.getDataset ();
+  const DcmTagKey tags[4] = { DCM_StudyInstanceUID, DCM_SeriesInstanceUID, DCM_SOPClassUID, DCM_SOPInstanceUID };
+
+  if (status.bad ())
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: not a readable DICOM file: %s", path, status.text ());
+      return FALSE;
+    }
+  for (guint i = 0; i < 4; i++)
+    if (ds->findAndGetOFString (tags[i], uids[i]).bad () || uids[i].empty ())
+      {
+        g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: no %s to reference", path,
+                     DcmTag (tags[i]).getTagName ());
+        return FALSE;
+      }
+  return TRUE;
+}
+
+extern "C" gboolean
+cxr_dicom_save_report (const gchar *path, const gchar *text, const gchar *image_path, GError **error)
+{
+  DSRDocument doc (DSRTypes::DT_BasicTextSR);
+  DcmFileFormat file;
+  OFString image[4]; /* study, series, SOP class, SOP instance */
+  g_autofree gchar *study = new_uid (), *series = new_uid (), *instance = new_uid ();
+  OFCondition status;
+
+  register_codecs_once ();
+  if (image_path != NULL && !read_image_uids (image_path, image, error))
+    return FALSE;
+  if (image_path != NULL)
+    {
+      g_free (study);
+      study = g_strdup (image[0].c_str ());
+    }
+  doc.setManufacturer ("cxrgen");
+  doc.setSpecificCharacterSetType (DSRTypes::CS_UTF8); /* reports are UTF-8 */
+  doc.getTree ().addContentItem (DSRTypes::RT_isRoot, DSRTypes::VT_Container);
+  doc.getTree ().getCurrentContentItem ().setConceptName (
+    DSRCodedEntryValue ("18748-4", "LN", "Diagnostic imaging report"));
+  doc.getTree ().addContentItem (DSRTypes::RT_contains, DSRTypes::VT_Text, DSRTypes::AM_belowCurrent);
+  doc.getTree ().getCurrentContentItem ().setConceptName (DSRCodedEntryValue ("121071", "DCM", "Finding"));
+  doc.getTree ().getCurrentContentItem ().setStringValue (text, OFFalse);
+  if (image_path != NULL)
+    {
+      doc.getTree ().addContentItem (DSRTypes::RT_contains, DSRTypes::VT_Image, DSRTypes::AM_afterCurrent);
+      doc.getTree ().getCurrentContentItem ().setConceptName (DSRCodedEntryValue ("121080", "DCM", "Best illustration of finding"));
+      doc.getTree ().getCurrentContentItem ().setImageReference (DSRImageReferenceValue (image[2], image[3]), OFFalse);
+      doc.getCurrentRequestedProcedureEvidence ().addItem (image[0], image[1], image[2], image[3], OFFalse);
+    }
+  status = doc.write (*file.getDataset ());
+  if (status.good ())
+    {
+      /* our UIDs, not the toolkit's own root's; the image's study */
+      DcmDataset *ds = file.getDataset ();
+      ds->putAndInsertString (DCM_StudyInstanceUID, study);
+      ds->putAndInsertString (DCM_SeriesInstanceUID, series);
+      ds->putAndInsertString (DCM_SOPInstanceUID, instance);
+      ds->putAndInsertString (DCM_ContentDescription, "Synthetic report made by cxrgen; not of a patient");
+      status = file.saveFile (path, EXS_LittleEndianExplicit);
+    }
+  if (status.bad ())
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s: cannot write the DICOM report: %s", path,
                    status.text ());
       return FALSE;
     }

@@ -1222,3 +1222,35 @@ cxr_image_preprocess_clip (CxrImage *self, guint size)
       o[c * n + i] = (cropped->pixels[i] - mean[c]) / std[c];
   return out;
 }
+
+/**
+ * cxr_report_save_dicom_sr:
+ * @path: the file to write
+ * @text: the report's text
+ * @image_path: (nullable): a DICOM image the report is of, to reference
+ * @error: return location for a #GError
+ *
+ * Writes a report as a DICOM Basic Text SR of a synthetic report,
+ * atomically: a container "Diagnostic imaging report" (LOINC 18748-4)
+ * holding @text as a "Finding" (DCM 121071) and, given @image_path, an
+ * IMAGE item that references that image, in the image's study (and in the
+ * current requested procedure evidence). New UIDs under 2.25, no patient
+ * data.
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+cxr_report_save_dicom_sr (const gchar *path, const gchar *text, const gchar *image_path, GError **error)
+{
+  g_autoptr (CxrAtomicFile) file = NULL;
+
+  g_return_val_if_fail (path != NULL && text != NULL, FALSE);
+  if (!g_utf8_validate (text, -1, NULL))
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: the report is not UTF-8 text", path);
+      return FALSE;
+    }
+  file = cxr_atomic_file_new (path, error);
+  return file != NULL && cxr_dicom_save_report (cxr_atomic_file_get_temp_path (file), text, image_path, error) &&
+         cxr_atomic_file_commit (file, error);
+}

@@ -55,4 +55,7 @@ CxrImage *cxr_image_center_crop (CxrImage *self, guint width, guint height);
 CxrTensor *cxr_image_preprocess (CxrImage *self, guint size, guint channels);
 CxrTensor *cxr_image_preprocess_clip (CxrImage *self, guint size);
 
+gboolean cxr_report_save_dicom_sr (const gchar *path, const gchar *text, const gchar *image_path,
+                                   GError **error);
+
 G_END_DECLS

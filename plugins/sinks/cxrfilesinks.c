@@ -13,7 +13,9 @@
  * `image-sink` writes each sample's image to FOLDER/NAME.png (8 or 16
  * bits), .tif or .dcm (16 bits by default; DICOM as a secondary capture of
  * a synthetic image: new UIDs, no patient data) or .jpg; `report-sink` writes each
- * sample's report to FOLDER/NAME.txt. NAME is the sample's `name-field`
+ * sample's report to FOLDER/NAME.txt, or with format=dicom-sr to
+ * FOLDER/NAME.dcm as a DICOM Basic Text SR that references the sample's
+ * image when image-sink wrote it as DICOM (the image-path field). NAME is the sample's `name-field`
  * (id by default), which must be a plain file name: letters, digits, "-",
  * "_" and "." (no folders, nothing hidden). Every file is written to a
  * temporary name and renamed when complete, so a folder never holds half
@@ -261,10 +263,10 @@ cxr_image_sink_init (CxrImageSink *self)
 
 struct _CxrReportSink {
   CxrStage parent_instance;
-  gchar *folder, *name_field, *report_field, *path_field;
+  gchar *folder, *name_field, *report_field, *path_field, *format;
 };
 
-enum { PR_0, PR_FOLDER, PR_NAME_FIELD, PR_REPORT_FIELD, PR_PATH_FIELD, N_PR };
+enum { PR_0, PR_FOLDER, PR_NAME_FIELD, PR_REPORT_FIELD, PR_PATH_FIELD, PR_FORMAT, N_PR };
 static GParamSpec *report_props[N_PR];
 
 G_DEFINE_FINAL_TYPE (CxrReportSink, cxr_report_sink, CXR_TYPE_STAGE)
@@ -272,7 +274,14 @@ G_DEFINE_FINAL_TYPE (CxrReportSink, cxr_report_sink, CXR_TYPE_STAGE)
 static gboolean
 cxr_report_sink_prepare (CxrStage *stage, GError **error)
 {
-  return make_folder (CXR_REPORT_SINK (stage)->folder, error);
+  CxrReportSink *self = CXR_REPORT_SINK (stage);
+  if (!g_strv_contains ((const gchar *const[]) { "text", "dicom-sr", NULL }, self->format ? self->format : ""))
+    {
+      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "format: \"%s\" is not text or dicom-sr",
+                   self->format ? self->format : "");
+      return FALSE;
+    }
+  return make_folder (self->folder, error);
 }
 
 static gboolean
@@ -288,14 +297,26 @@ cxr_report_sink_transform (CxrStage *stage, CxrBatch *batch, GError **error)
                    " has no text field \"%s\"", cxr_batch_get_sequence (batch), self->report_field);
       return FALSE;
     }
+  gboolean sr = g_str_equal (self->format, "dicom-sr");
+  gboolean images = cxr_batch_get_field_kind (batch, "image-path") == CXR_FIELD_KIND_STRINGS;
+
   for (guint i = 0; i < n; i++)
     {
       const gchar *report = cxr_batch_get_string (batch, self->report_field, i);
       g_autoptr (CxrAtomicFile) file = NULL;
       g_autofree gchar *text = g_strdup_printf ("%s\n", report ? report : "");
 
-      if ((paths[i] = sample_path (batch, i, self->folder, self->name_field, "txt", error)) == NULL)
+      if ((paths[i] = sample_path (batch, i, self->folder, self->name_field, sr ? "dcm" : "txt", error)) == NULL)
         return FALSE;
+      if (sr)
+        {
+          /* the image, when image-sink wrote it as DICOM */
+          const gchar *image = images ? cxr_batch_get_string (batch, "image-path", i) : NULL;
+          if (!cxr_report_save_dicom_sr (paths[i], report ? report : "",
+                                         image && g_str_has_suffix (image, ".dcm") ? image : NULL, error))
+            return FALSE;
+          continue;
+        }
       file = cxr_atomic_file_new (paths[i], error);
       if (file == NULL || !cxr_atomic_file_write (file, text, strlen (text), error) ||
           !cxr_atomic_file_commit (file, error))
@@ -317,7 +338,8 @@ static gchar **
 report_string (CxrReportSink *self, guint id)
 {
   return id == PR_FOLDER ? &self->folder : id == PR_NAME_FIELD ? &self->name_field
-         : id == PR_REPORT_FIELD ? &self->report_field : id == PR_PATH_FIELD ? &self->path_field : NULL;
+         : id == PR_REPORT_FIELD ? &self->report_field : id == PR_PATH_FIELD ? &self->path_field
+         : id == PR_FORMAT ? &self->format : NULL;
 }
 
 static void
@@ -351,6 +373,7 @@ cxr_report_sink_finalize (GObject *object)
   g_free (self->name_field);
   g_free (self->report_field);
   g_free (self->path_field);
+  g_free (self->format);
   G_OBJECT_CLASS (cxr_report_sink_parent_class)->finalize (object);
 }
 
@@ -374,6 +397,9 @@ cxr_report_sink_class_init (CxrReportSinkClass *klass)
                                                        CXR_FIELD_REPORT, flags);
   report_props[PR_PATH_FIELD] = g_param_spec_string ("path-field", "Path field",
                                                      "The text field to put each file's path in", "report-path", flags);
+  report_props[PR_FORMAT] = g_param_spec_string ("format", "Format", "text (ID.txt) or dicom-sr (ID.dcm, a Basic Text "
+                                                 "SR that references the image when image-path is a DICOM file)",
+                                                 "text", flags);
   g_object_class_install_properties (object_class, N_PR, report_props);
   cxr_stage_class_set_metadata (stage_class, "Report writer", "Sink/Text",
                                 "Writes each sample's report to a text file, atomically", "The cxrgen developers");
