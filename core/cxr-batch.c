@@ -401,6 +401,37 @@ cxr_batch_get_floats (CxrBatch *self, const gchar *name, guint *width, gsize *n_
 }
 
 /**
+ * cxr_batch_require_floats:
+ * @self: a batch
+ * @name: a field name
+ * @width: the floats each sample must have
+ * @n_values: (out) (optional): the number of values
+ * @error: return location for a #GError
+ *
+ * cxr_batch_get_floats() for a stage that needs the field with @width
+ * values per sample.
+ *
+ * Returns: (transfer none) (array length=n_values) (nullable): the values,
+ *   or %NULL with @error set (CXR_STAGE_ERROR_MISSING_FIELD, or
+ *   CXR_STAGE_ERROR_BAD_FIELD for another width), naming the batch and field
+ */
+const gfloat *
+cxr_batch_require_floats (CxrBatch *self, const gchar *name, guint width, gsize *n_values, GError **error)
+{
+  guint have = 0;
+  const gfloat *data = cxr_batch_get_floats (self, name, &have, n_values);
+
+  if (data == NULL || have != width)
+    {
+      g_set_error (error, CXR_STAGE_ERROR, data ? CXR_STAGE_ERROR_BAD_FIELD : CXR_STAGE_ERROR_MISSING_FIELD,
+                   "batch %" G_GUINT64_FORMAT ": field \"%s\" must hold %u values per sample",
+                   cxr_batch_get_sequence (self), name, width);
+      return NULL;
+    }
+  return data;
+}
+
+/**
  * cxr_batch_set_extra:
  * @self: a batch
  * @key: a key

@@ -86,6 +86,8 @@ void cxr_batch_set_floats (CxrBatch *self, const gchar *name, guint width,
                            const gfloat *values, gsize n_values);
 const gfloat *cxr_batch_get_floats (CxrBatch *self, const gchar *name,
                                     guint *width, gsize *n_values);
+const gfloat *cxr_batch_require_floats (CxrBatch *self, const gchar *name, guint width, gsize *n_values,
+                                        GError **error);
 
 void cxr_batch_set_extra (CxrBatch *self, const gchar *key, GVariant *value);
 GVariant *cxr_batch_get_extra (CxrBatch *self, const gchar *key);

@@ -197,7 +197,8 @@ open_gzip (const gchar *path, GError **error)
  *
  * Opens a CSV file and reads its header. A file whose name ends in ".gz"
  * is gzip-compressed (as MIMIC-CXR ships its CSVs) and is decompressed
- * into memory first.
+ * into memory first; when @path does not exist but @path.gz does, that is
+ * read instead.
  *
  * Returns: (transfer full): a reader, or %NULL with @error set
  */
@@ -211,6 +212,12 @@ cxr_csv_reader_open (const gchar *path, GError **error)
   g_return_val_if_fail (path != NULL, NULL);
   if (g_str_has_suffix (path, ".gz"))
     return open_gzip (path, error);
+  if (!g_file_test (path, G_FILE_TEST_EXISTS))
+    {
+      g_autofree gchar *gz = g_strconcat (path, ".gz", NULL);
+      if (g_file_test (gz, G_FILE_TEST_EXISTS))
+        return open_gzip (gz, error);
+    }
   mapped = g_mapped_file_new (path, FALSE, &local);
   if (mapped == NULL)
     {
@@ -321,6 +328,31 @@ cxr_csv_reader_find_column (CxrCsvReader *reader, const gchar *name)
     if (g_str_equal (g_ptr_array_index (reader->header, i), name))
       return (gint) i;
   return -1;
+}
+
+/**
+ * cxr_csv_reader_find_columns: (skip)
+ * @reader: a reader
+ * @names: (array zero-terminated=1): the columns needed
+ * @index: (out caller-allocates): one index per name
+ * @error: return location for a #GError
+ *
+ * Finds several columns at once.
+ *
+ * Returns: %TRUE, or %FALSE with @error set (CXR_IO_ERROR_MISSING_COLUMN,
+ *   "FILE: no column "NAME"") for the first one missing
+ */
+gboolean
+cxr_csv_reader_find_columns (CxrCsvReader *reader, const gchar *const *names, gint *index, GError **error)
+{
+  for (guint i = 0; names[i]; i++)
+    if ((index[i] = cxr_csv_reader_find_column (reader, names[i])) < 0)
+      {
+        g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_MISSING_COLUMN, "%s: no column \"%s\"", reader->origin,
+                     names[i]);
+        return FALSE;
+      }
+  return TRUE;
 }
 
 /**

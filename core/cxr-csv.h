@@ -20,6 +20,8 @@ const gchar *cxr_csv_reader_get_origin (CxrCsvReader *reader);
 guint cxr_csv_reader_get_n_columns (CxrCsvReader *reader);
 const gchar *cxr_csv_reader_get_column_name (CxrCsvReader *reader, guint column);
 gint cxr_csv_reader_find_column (CxrCsvReader *reader, const gchar *name);
+gboolean cxr_csv_reader_find_columns (CxrCsvReader *reader, const gchar *const *names, gint *index,
+                                      GError **error);
 gboolean cxr_csv_reader_next (CxrCsvReader *reader, GError **error);
 const gchar *cxr_csv_reader_get (CxrCsvReader *reader, guint column);
 guint cxr_csv_reader_get_line (CxrCsvReader *reader);

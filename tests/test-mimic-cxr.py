@@ -158,6 +158,11 @@ with tempfile.TemporaryDirectory() as tmp:
     check("a bad label names the file and line",
           p.returncode == 1 and "mimic-cxr-2.0.0-chexpert.csv:5: column Atelectasis" in p.stderr, p.stderr)
     shutil.copy(f"{root}/mimic-cxr-2.0.0-chexpert.csv", broken)
+    with open(f"{broken}/mimic-cxr-2.0.0-split.csv", "w") as fp:
+        fp.write("".join(l.replace(",split", ",partition", 1) for l in open(f"{root}/mimic-cxr-2.0.0-split.csv")))
+    p, _ = run(tmp, broken, {"split": "any", "image-size": 0})
+    check("a CSV without a needed column names the file and the column",
+          p.returncode == 1 and 'mimic-cxr-2.0.0-split.csv: no column "split"' in p.stderr, p.stderr)
     os.unlink(f"{broken}/mimic-cxr-2.0.0-split.csv")
     p, _ = run(tmp, broken, {"split": "any", "image-size": 0})
     check("a missing CSV names it", p.returncode == 1 and "mimic-cxr-2.0.0-split.csv" in p.stderr, p.stderr)

@@ -686,31 +686,17 @@ command_phantom (gint argc, gchar **argv)
 
 /* ----------------------------------------------------------------- data */
 
+/* mimic-cxr-2.0.0-NAME.csv (or .csv.gz); a problem when it cannot be read */
 static CxrCsvReader *
 open_dataset_table (const gchar *root, const gchar *name, GPtrArray *problems)
 {
-  g_autofree gchar *plain = g_strdup_printf ("%s/mimic-cxr-2.0.0-%s.csv", root, name);
-  g_autofree gchar *gz = g_strdup_printf ("%s.gz", plain);
+  g_autofree gchar *path = g_strdup_printf ("%s/mimic-cxr-2.0.0-%s.csv", root, name);
   g_autoptr (GError) error = NULL;
-  CxrCsvReader *csv;
+  CxrCsvReader *csv = cxr_csv_reader_open (path, &error);
 
-  csv = cxr_csv_reader_open (!g_file_test (plain, G_FILE_TEST_EXISTS) && g_file_test (gz, G_FILE_TEST_EXISTS)
-                               ? gz : plain, &error);
   if (csv == NULL)
     g_ptr_array_add (problems, g_strdup (error->message));
   return csv;
-}
-
-static gboolean
-dataset_columns (CxrCsvReader *csv, const gchar *const *names, gint *index, GPtrArray *problems)
-{
-  for (guint i = 0; names[i]; i++)
-    if ((index[i] = cxr_csv_reader_find_column (csv, names[i])) < 0)
-      {
-        g_ptr_array_add (problems, g_strdup_printf ("%s: no column \"%s\"", cxr_csv_reader_get_origin (csv), names[i]));
-        return FALSE;
-      }
-  return TRUE;
 }
 
 /* Reads all rows of @csv's columns @names into a flat array of strings
@@ -724,8 +710,11 @@ dataset_rows (CxrCsvReader *csv, const gchar *const *names, guint *n_columns, GP
   g_autoptr (GError) error = NULL;
 
   *n_columns = n + 1;
-  if (!dataset_columns (csv, names, index, problems))
-    return NULL;
+  if (!cxr_csv_reader_find_columns (csv, names, index, &error))
+    {
+      g_ptr_array_add (problems, g_strdup (error->message));
+      return NULL;
+    }
   while (cxr_csv_reader_next (csv, &error))
     {
       g_ptr_array_add (rows, g_strdup_printf ("%u", cxr_csv_reader_get_line (csv)));
@@ -1142,27 +1131,14 @@ metrics_f1 (gint argc, gchar **argv)
   r = cxr_tensor_get_data (result);
   if (json)
     {
-      GString *out = g_string_new ("{\"observations\":{");
-      for (guint k = 0; k < CXR_N_OBSERVATIONS + 2; k++)
-        {
-          const gchar *name = k < CXR_N_OBSERVATIONS ? names[k] : k == CXR_N_OBSERVATIONS ? "micro" : "macro";
-          if (k == CXR_N_OBSERVATIONS)
-            g_string_append (out, "},");
-          else if (k > 0 && k < CXR_N_OBSERVATIONS)
-            g_string_append_c (out, ',');
-          else if (k > CXR_N_OBSERVATIONS)
-            g_string_append_c (out, ',');
-          g_string_append_printf (out, "\"%s\":{\"precision\":", name);
-          json_number (out, r[k * 4]);
-          g_string_append (out, ",\"recall\":");
-          json_number (out, r[k * 4 + 1]);
-          g_string_append (out, ",\"f1\":");
-          json_number (out, r[k * 4 + 2]);
-          g_string_append_printf (out, ",\"support\":%.0f}", r[k * 4 + 3]);
-        }
-      g_string_append (out, "}\n");
-      fputs (out->str, stdout);
-      g_string_free (out, TRUE);
+      /* {"observations": {OBS: {...}, ...}, "micro": {...}, "macro": {...}} */
+      const gchar *columns[] = { "precision", "recall", "f1", "support", NULL };
+      const gchar *totals[] = { "micro", "macro", NULL };
+      g_autoptr (CxrTensor) per = cxr_tensor_slice (result, 0, 0, CXR_N_OBSERVATIONS, 1, NULL);
+      g_autoptr (CxrTensor) all = cxr_tensor_slice (result, 0, CXR_N_OBSERVATIONS, CXR_N_OBSERVATIONS + 2, 1, NULL);
+      g_autofree gchar *observations = cxr_metrics_table_to_json (per, names, columns);
+      g_autofree gchar *averages = cxr_metrics_table_to_json (all, totals, columns);
+      g_print ("{\"observations\":%s,%s\n", observations, averages + 1);
       return EXIT_OK;
     }
   g_print ("%-28s %9s %9s %9s %8s\n", "observation", "precision", "recall", "f1", "support");
@@ -1220,22 +1196,14 @@ metrics_auroc (gint argc, gchar **argv)
   r = cxr_tensor_get_data (result);
   if (json)
     {
-      GString *out = g_string_new ("{\"observations\":{");
-      for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
-        {
-          g_string_append_printf (out, "%s\"%s\":{\"auroc\":", k ? "," : "", names[k]);
-          json_number (out, r[k * 3]);
-          g_string_append (out, ",\"ci_low\":");
-          json_number (out, r[k * 3 + 1]);
-          g_string_append (out, ",\"ci_high\":");
-          json_number (out, r[k * 3 + 2]);
-          g_string_append_c (out, '}');
-        }
-      g_string_append (out, "},\"macro\":");
+      /* {"observations": {OBS: {"auroc", "ci_low", "ci_high"}, ...}, "macro": M} */
+      const gchar *columns[] = { "auroc", "ci_low", "ci_high", NULL };
+      g_autoptr (CxrTensor) per = cxr_tensor_slice (result, 0, 0, CXR_N_OBSERVATIONS, 1, NULL);
+      g_autofree gchar *observations = cxr_metrics_table_to_json (per, names, columns);
+      g_autoptr (GString) out = g_string_new (NULL);
+      g_string_printf (out, "{\"observations\":%s,\"macro\":", observations);
       json_number (out, r[CXR_N_OBSERVATIONS * 3]);
-      g_string_append (out, "}\n");
-      fputs (out->str, stdout);
-      g_string_free (out, TRUE);
+      g_print ("%s}\n", out->str);
       return EXIT_OK;
     }
   g_print ("%-28s %8s %17s\n", "observation", "auroc", "95% interval");

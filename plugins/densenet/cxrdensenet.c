@@ -153,13 +153,15 @@ cxr_densenet_load (CxrModel *model, GError **error)
         }
       self->layers[self->n_blocks++] = l;
     }
-  if (self->n_blocks == 0 || need (self, "features.conv0.weight", 4, error) == NULL ||
-      (fc = need (self, "classifier.weight", 2, error)) == NULL || need (self, "classifier.bias", 1, error) == NULL)
+  if (self->n_blocks == 0)
     {
-      if (error && *error == NULL)
-        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR, "%s: no dense blocks", path);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
+                   "%s: no tensor \"features.denseblock1.denselayer1.conv1.weight\": no dense blocks", path);
       return FALSE;
     }
+  if (need (self, "features.conv0.weight", 4, error) == NULL || (fc = need (self, "classifier.weight", 2, error)) == NULL ||
+      need (self, "classifier.bias", 1, error) == NULL)
+    return FALSE;
   self->n_classes = (guint) cxr_tensor_get_dim (fc, 0);
   self->in_channels = (guint) cxr_tensor_get_dim (param (self, "features.conv0.weight"), 1);
   if (self->in_channels != 1 && self->in_channels != 3)
@@ -327,10 +329,13 @@ cxr_densenet_init (CxrDensenet *self)
 
 /* ------------------------------------------------------------- classify */
 
+typedef enum { NORMALIZE_IMAGENET, NORMALIZE_HALF, NORMALIZE_XRV } Normalize;
+
 struct _CxrClassify {
   CxrStage parent_instance;
   CxrModel *model;
   gchar *image_field, *scores_field, *activation, *normalize;
+  Normalize normalize_kind; /* resolved from normalize by prepare */
 };
 
 enum { P_0, P_MODEL, P_IMAGE_FIELD, P_SCORES_FIELD, P_ACTIVATION, P_NORMALIZE, N_P };
@@ -349,13 +354,15 @@ cxr_classify_prepare (CxrStage *stage, GError **error)
                    "type densenet");
       return FALSE;
     }
-  if (!g_strv_contains ((const gchar *const[]) { "sigmoid", "none", NULL }, self->activation) ||
-      !g_strv_contains ((const gchar *const[]) { "imagenet", "half", "xrv", NULL }, self->normalize))
+  if (!g_strv_contains ((const gchar *const[]) { "sigmoid", "none", NULL }, self->activation ? self->activation : "") ||
+      !g_strv_contains ((const gchar *const[]) { "imagenet", "half", "xrv", NULL }, self->normalize ? self->normalize : ""))
     {
       g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "activation is sigmoid or none (\"%s\"); "
                    "normalize is imagenet, half or xrv (\"%s\")", self->activation, self->normalize);
       return FALSE;
     }
+  self->normalize_kind = g_str_equal (self->normalize, "imagenet") ? NORMALIZE_IMAGENET
+                        : g_str_equal (self->normalize, "half") ? NORMALIZE_HALF : NORMALIZE_XRV;
   return cxr_model_prepare (self->model, error);
 }
 
@@ -389,11 +396,11 @@ cxr_classify_transform (CxrStage *stage, CxrBatch *batch, GError **error)
       for (gsize k = 0; k < width; k++)
         {
           gfloat g = images[(gsize) i * width + k], v;
-          if (self->normalize[0] == 'i') /* imagenet */
+          if (self->normalize_kind == NORMALIZE_IMAGENET)
             v = (g - mean[c]) / std[c];
-          else if (self->normalize[0] == 'h') /* half */
+          else if (self->normalize_kind == NORMALIZE_HALF)
             v = (g - 0.5f) / 0.5f;
-          else /* xrv: torchxrayvision's [-1024, 1024] */
+          else /* torchxrayvision's [-1024, 1024] */
             v = (2.0f * g - 1.0f) * 1024.0f;
           in[((gsize) i * channels + c) * width + k] = v;
         }

@@ -54,19 +54,12 @@ cxr_eval_auroc_prepare (CxrStage *stage, GError **error)
 static gboolean
 take_rows (CxrBatch *batch, const gchar *field, GArray *into, GError **error)
 {
-  guint width = 0;
   gsize n = 0;
-  const gfloat *v = cxr_batch_get_floats (batch, field, &width, &n);
+  const gfloat *v = cxr_batch_require_floats (batch, field, CXR_N_OBSERVATIONS, &n, error);
 
-  if (v == NULL || width != CXR_N_OBSERVATIONS)
-    {
-      g_set_error (error, CXR_STAGE_ERROR, v ? CXR_STAGE_ERROR_BAD_FIELD : CXR_STAGE_ERROR_MISSING_FIELD,
-                   "batch %" G_GUINT64_FORMAT ": field \"%s\" must hold %d values per sample",
-                   cxr_batch_get_sequence (batch), field, CXR_N_OBSERVATIONS);
-      return FALSE;
-    }
-  g_array_append_vals (into, v, (guint) n);
-  return TRUE;
+  if (v != NULL)
+    g_array_append_vals (into, v, (guint) n);
+  return v != NULL;
 }
 
 static CxrFlowReturn

@@ -58,7 +58,7 @@
 
 typedef struct {
   gchar *dicom_id, *subject, *study, *view, *split;
-  gchar *reference;
+  gchar *reference, *reference_path; /* NULL when the training split has none */
   gfloat labels[CXR_N_OBSERVATIONS]; /* CheXpert encoding, NaN blank */
 } Sample;
 
@@ -95,6 +95,7 @@ sample_clear (gpointer data)
   g_free (s->view);
   g_free (s->split);
   g_free (s->reference);
+  g_free (s->reference_path);
 }
 
 /* ------------------------------------------------------------- reports */
@@ -175,28 +176,12 @@ cxr_mimic_report_section (const gchar *text, const gchar *heading)
 
 /* ----------------------------------------------------------------- CSVs */
 
+/* mimic-cxr-2.0.0-NAME.csv, or its .csv.gz (the CSV reader falls back) */
 static CxrCsvReader *
 open_table (CxrMimicSource *self, const gchar *name, GError **error)
 {
-  g_autofree gchar *plain = g_strdup_printf ("%s/mimic-cxr-2.0.0-%s.csv", self->root, name);
-  g_autofree gchar *gz = g_strdup_printf ("%s.gz", plain);
-
-  if (!g_file_test (plain, G_FILE_TEST_EXISTS) && g_file_test (gz, G_FILE_TEST_EXISTS))
-    return cxr_csv_reader_open (gz, error);
-  return cxr_csv_reader_open (plain, error);
-}
-
-static gboolean
-columns (CxrCsvReader *csv, const gchar *const *names, gint *index, GError **error)
-{
-  for (guint i = 0; names[i]; i++)
-    if ((index[i] = cxr_csv_reader_find_column (csv, names[i])) < 0)
-      {
-        g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_MISSING_COLUMN, "%s: no column \"%s\"",
-                     cxr_csv_reader_get_origin (csv), names[i]);
-        return FALSE;
-      }
-  return TRUE;
+  g_autofree gchar *path = g_strdup_printf ("%s/mimic-cxr-2.0.0-%s.csv", self->root, name);
+  return cxr_csv_reader_open (path, error);
 }
 
 static gboolean
@@ -228,7 +213,8 @@ read_labels (CxrMimicSource *self, GError **error)
   gint key_index[2], label_index[CXR_N_OBSERVATIONS];
   g_autoptr (GError) local = NULL;
 
-  if (csv == NULL || !columns (csv, keys, key_index, error) || !columns (csv, names, label_index, error))
+  if (csv == NULL || !cxr_csv_reader_find_columns (csv, keys, key_index, error) ||
+      !cxr_csv_reader_find_columns (csv, names, label_index, error))
     return NULL;
   while (cxr_csv_reader_next (csv, &local))
     {
@@ -263,7 +249,7 @@ read_splits (CxrMimicSource *self, GError **error)
   gint index[2];
   g_autoptr (GError) local = NULL;
 
-  if (csv == NULL || !columns (csv, keys, index, error))
+  if (csv == NULL || !cxr_csv_reader_find_columns (csv, keys, index, error))
     return NULL;
   while (cxr_csv_reader_next (csv, &local))
     g_hash_table_replace (table, g_strdup (cxr_csv_reader_get (csv, (guint) index[0])),
@@ -308,16 +294,27 @@ parse_subjects (const gchar *text, gboolean mask[100], GError **error)
   return TRUE;
 }
 
-static gboolean
-view_selected (const gchar *views, const gchar *view)
+/* "PA,AP" -> { "PA", "AP" }; "any" or "" -> NULL, every view */
+static GStrv
+parse_views (const gchar *views)
 {
-  g_auto (GStrv) parts = NULL;
+  GStrv parts;
 
   if (views == NULL || *views == '\0' || g_ascii_strcasecmp (views, "any") == 0)
-    return TRUE;
+    return NULL;
   parts = g_strsplit (views, ",", -1);
   for (guint i = 0; parts[i]; i++)
-    if (g_ascii_strcasecmp (g_strstrip (parts[i]), view) == 0)
+    g_strstrip (parts[i]);
+  return parts;
+}
+
+static gboolean
+view_selected (const GStrv views, const gchar *view)
+{
+  if (views == NULL)
+    return TRUE;
+  for (guint i = 0; views[i]; i++)
+    if (g_ascii_strcasecmp (views[i], view) == 0)
       return TRUE;
   return FALSE;
 }
@@ -343,10 +340,12 @@ cxr_mimic_source_prepare (CxrStage *stage, GError **error)
   CxrMimicSource *self = CXR_MIMIC_SOURCE (stage);
   g_autoptr (GHashTable) labels = NULL, splits = NULL;
   g_autoptr (GHashTable) references = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  g_autoptr (GHashTable) reference_paths = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   g_autoptr (CxrCsvReader) csv = NULL;
   const gchar *const keys[] = { "dicom_id", "subject_id", "study_id", "ViewPosition", NULL };
   gint index[4];
   gboolean folders[100];
+  g_auto (GStrv) views = parse_views (self->view);
   g_autoptr (GError) local = NULL;
 
   if (self->root == NULL || *self->root == '\0')
@@ -369,7 +368,7 @@ cxr_mimic_source_prepare (CxrStage *stage, GError **error)
     }
   if (!parse_subjects (self->subjects, folders, error) || (labels = read_labels (self, error)) == NULL ||
       (splits = read_splits (self, error)) == NULL || (csv = open_table (self, "metadata", error)) == NULL ||
-      !columns (csv, keys, index, error))
+      !cxr_csv_reader_find_columns (csv, keys, index, error))
     return FALSE;
   g_array_set_size (self->samples, 0);
   self->skipped = 0;
@@ -401,16 +400,20 @@ cxr_mimic_source_prepare (CxrStage *stage, GError **error)
       for (guint k = 0; k < CXR_N_OBSERVATIONS; k++)
         s.labels[k] = found ? found[k] : NAN;
       /* the reference index: the training split's first image per label vector */
-      if (g_str_equal (split, "train") && view_selected (self->view, view))
+      if (g_str_equal (split, "train") && view_selected (views, view))
         {
           gchar *key = label_key (s.labels);
           if (!g_hash_table_contains (references, key))
-            g_hash_table_insert (references, key, g_strdup_printf ("%s|%s|%s", dicom, subject, study));
+            {
+              g_autofree gchar *folder_path = study_folder (self, subject, study);
+              g_hash_table_insert (references, key, g_strdup (dicom));
+              g_hash_table_insert (reference_paths, g_strdup (dicom), g_strdup_printf ("%s/%s.jpg", folder_path, dicom));
+            }
           else
             g_free (key);
         }
       folder = (guint) (subject[0] - '0') * 10 + (guint) (subject[1] - '0');
-      if (!folders[folder] || !view_selected (self->view, view) ||
+      if (!folders[folder] || !view_selected (views, view) ||
           (!g_str_equal (self->split, "any") && !g_str_equal (self->split, split)))
         continue;
       if (self->limit > 0 && self->samples->len >= self->limit)
@@ -431,7 +434,12 @@ cxr_mimic_source_prepare (CxrStage *stage, GError **error)
     {
       Sample *s = &g_array_index (self->samples, Sample, i);
       g_autofree gchar *key = label_key (s->labels);
-      s->reference = g_strdup (g_hash_table_lookup (references, key));
+      const gchar *ref = g_hash_table_lookup (references, key);
+      if (ref != NULL)
+        {
+          s->reference = g_strdup (ref);
+          s->reference_path = g_strdup (g_hash_table_lookup (reference_paths, ref));
+        }
     }
   g_free (self->order);
   self->order = g_new (guint, MAX (self->samples->len, 1));
@@ -463,7 +471,7 @@ start_epoch (CxrMimicSource *self)
 }
 
 typedef struct {
-  gchar *report, *path, *reference_path;
+  gchar *report, *path;
   gfloat *image;
   GError *error;
 } Loaded;
@@ -476,12 +484,6 @@ load_one (CxrMimicSource *self, const Sample *s, Loaded *out)
   gsize length;
 
   out->path = g_strdup_printf ("%s/%s.jpg", folder, s->dicom_id);
-  if (s->reference != NULL)
-    {
-      g_auto (GStrv) ref = g_strsplit (s->reference, "|", 3);
-      g_autofree gchar *ref_folder = study_folder (self, ref[1], ref[2]);
-      out->reference_path = g_strdup_printf ("%s/%s.jpg", ref_folder, ref[0]);
-    }
   if (!g_file_get_contents (report_path, &out->report, &length, NULL))
     {
       g_set_error (&out->error, CXR_IO_ERROR, CXR_IO_ERROR_FAILED, "%s: the report is missing or unreadable",
@@ -578,16 +580,13 @@ cxr_mimic_source_process (CxrStage *stage, guint port, CxrBatch *unused, GError 
       fields[8][kept] = cxr_mimic_report_section (l->report, "IMPRESSION");
       fields[6][kept] = g_steal_pointer (&l->report);
       fields[9][kept] = g_strdup (s->reference ? s->reference : "");
-      if (s->reference)
-        *strchr (fields[9][kept], '|') = '\0';
-      fields[10][kept] = l->reference_path ? g_steal_pointer (&l->reference_path) : g_strdup ("");
+      fields[10][kept] = g_strdup (s->reference_path ? s->reference_path : "");
       kept++;
     }
   for (guint b = 0; b < n; b++)
     {
       g_free (loaded[b].report);
       g_free (loaded[b].path);
-      g_free (loaded[b].reference_path);
       g_free (loaded[b].image);
       g_clear_error (&loaded[b].error);
     }

@@ -79,9 +79,7 @@ make_folder (const gchar *folder, GError **error)
 static gchar **
 ports (const gchar *input, const gchar *output, CxrPortDirection direction)
 {
-  const gchar *fields[] = { direction == CXR_PORT_INPUT ? input : output, NULL };
-  gchar **out = g_strsplit (fields[0], ",", -1);
-  return out;
+  return g_strsplit (direction == CXR_PORT_INPUT ? input : output, ",", -1);
 }
 
 /* ----------------------------------------------------------- image-sink */
@@ -178,13 +176,19 @@ cxr_image_sink_get_port_fields (CxrStage *stage, CxrPortDirection direction, gui
   return ports (input, self->path_field, direction);
 }
 
+static gchar **
+image_string (CxrImageSink *self, guint id)
+{
+  return id == PI_FOLDER ? &self->folder : id == PI_FORMAT ? &self->format
+         : id == PI_NAME_FIELD ? &self->name_field : id == PI_IMAGE_FIELD ? &self->image_field
+         : id == PI_PATH_FIELD ? &self->path_field : NULL;
+}
+
 static void
 cxr_image_sink_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
 {
   CxrImageSink *self = CXR_IMAGE_SINK (object);
-  gchar **target = id == PI_FOLDER ? &self->folder : id == PI_FORMAT ? &self->format
-                   : id == PI_NAME_FIELD ? &self->name_field : id == PI_IMAGE_FIELD ? &self->image_field
-                   : id == PI_PATH_FIELD ? &self->path_field : NULL;
+  gchar **target = image_string (self, id);
   if (target != NULL)
     {
       g_free (*target);
@@ -200,9 +204,7 @@ static void
 cxr_image_sink_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
   CxrImageSink *self = CXR_IMAGE_SINK (object);
-  gchar **source = id == PI_FOLDER ? &self->folder : id == PI_FORMAT ? &self->format
-                   : id == PI_NAME_FIELD ? &self->name_field : id == PI_IMAGE_FIELD ? &self->image_field
-                   : id == PI_PATH_FIELD ? &self->path_field : NULL;
+  gchar **source = image_string (self, id);
   if (source != NULL)
     g_value_set_string (value, *source);
   else if (id == PI_BITS)
