@@ -130,6 +130,8 @@ typedef enum {
  * @CXR_MODEL_ERROR_MISSING_TENSOR: the weights lack a tensor the model needs
  * @CXR_MODEL_ERROR_SHAPE_MISMATCH: a tensor has another shape than expected
  * @CXR_MODEL_ERROR_NOT_READY: the model was used before it was prepared
+ * @CXR_MODEL_ERROR_INPUT: an input is missing, unknown, or of the wrong
+ *   shape or type
  *
  * Errors of models.
  */
@@ -138,6 +140,7 @@ typedef enum {
   CXR_MODEL_ERROR_MISSING_TENSOR,
   CXR_MODEL_ERROR_SHAPE_MISMATCH,
   CXR_MODEL_ERROR_NOT_READY,
+  CXR_MODEL_ERROR_INPUT,
 } CxrModelError;
 
 /**

@@ -21,8 +21,14 @@ typedef struct {
   gchar *name;
   gchar *weights;
   gchar *device;
+  gchar *config;
+  gboolean random_weights;
+  guint64 seed;
   GMutex lock;
   gboolean prepared;
+  gchar *config_used;  /* the file the configuration came from, or NULL */
+  CxrParamSet *params; /* models with a configure function */
+  GPtrArray *warnings;
 } CxrModelPrivate;
 
 enum {
@@ -30,6 +36,9 @@ enum {
   PROP_NAME,
   PROP_WEIGHTS,
   PROP_DEVICE,
+  PROP_CONFIG,
+  PROP_RANDOM_WEIGHTS,
+  PROP_SEED,
   N_PROPS
 };
 
@@ -56,6 +65,16 @@ cxr_model_set_gproperty (GObject *object, guint prop_id, const GValue *value, GP
       g_free (priv->device);
       priv->device = g_value_dup_string (value);
       break;
+    case PROP_CONFIG:
+      g_free (priv->config);
+      priv->config = g_value_dup_string (value);
+      break;
+    case PROP_RANDOM_WEIGHTS:
+      priv->random_weights = g_value_get_boolean (value);
+      break;
+    case PROP_SEED:
+      priv->seed = g_value_get_uint64 (value);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -77,6 +96,15 @@ cxr_model_get_gproperty (GObject *object, guint prop_id, GValue *value, GParamSp
     case PROP_DEVICE:
       g_value_set_string (value, priv->device);
       break;
+    case PROP_CONFIG:
+      g_value_set_string (value, priv->config);
+      break;
+    case PROP_RANDOM_WEIGHTS:
+      g_value_set_boolean (value, priv->random_weights);
+      break;
+    case PROP_SEED:
+      g_value_set_uint64 (value, priv->seed);
+      break;
     default:
       G_OBJECT_WARN_INVALID_PROPERTY_ID (object, prop_id, pspec);
     }
@@ -90,8 +118,191 @@ cxr_model_finalize (GObject *object)
   g_free (priv->name);
   g_free (priv->weights);
   g_free (priv->device);
+  g_free (priv->config);
+  g_free (priv->config_used);
+  g_clear_object (&priv->params);
+  g_ptr_array_unref (priv->warnings);
   g_mutex_clear (&priv->lock);
   G_OBJECT_CLASS (cxr_model_parent_class)->finalize (object);
+}
+
+static const gchar *
+type_name (CxrModel *self)
+{
+  const gchar *name = cxr_registry_get_factory_name (cxr_registry_get_default (), G_OBJECT_TYPE (self));
+  return name ? name : G_OBJECT_TYPE_NAME (self);
+}
+
+/* A Hugging Face folder holds config.json and the weights under one of
+ * these names (transformers, diffusers). */
+static gchar *
+weights_in_folder (const gchar *dir, GError **error)
+{
+  const gchar *names[] = { "model.safetensors", "diffusion_pytorch_model.safetensors" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (names); i++)
+    {
+      g_autofree gchar *path = g_build_filename (dir, names[i], NULL);
+      if (g_file_test (path, G_FILE_TEST_IS_REGULAR))
+        return g_steal_pointer (&path);
+    }
+  g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
+               "%s: no model.safetensors or diffusion_pytorch_model.safetensors in this folder", dir);
+  return NULL;
+}
+
+static gboolean
+ignored_tensor (CxrModelClass *klass, const gchar *name)
+{
+  for (guint i = 0; klass->ignored_tensors && klass->ignored_tensors[i]; i++)
+    if (g_pattern_match_simple (klass->ignored_tensors[i], name))
+      return TRUE;
+  return FALSE;
+}
+
+/* Every parameter must be in the file with its shape: all that are
+ * missing are named (the first few), and the first misshapen one. What
+ * the file holds beyond them is a warning, unless the model ignores it. */
+static gboolean
+load_weights (CxrModel *self, const gchar *path, GError **error)
+{
+  CxrModelPrivate *priv = cxr_model_get_instance_private (self);
+  CxrModelClass *klass = CXR_MODEL_GET_CLASS (self);
+  g_autoptr (CxrSafetensors) file = cxr_safetensors_open (path, error);
+  g_auto (GStrv) wanted = NULL, present = NULL;
+  g_autoptr (GString) missing = g_string_new (NULL);
+  guint n_missing = 0, n_unknown = 0;
+
+  if (file == NULL)
+    return FALSE;
+  wanted = cxr_param_set_list_names (priv->params);
+  for (guint i = 0; wanted[i]; i++)
+    {
+      CxrTensor *param = cxr_param_set_get (priv->params, wanted[i]);
+      CxrDType dtype;
+      const gint64 *want;
+      g_autofree gint64 *got = NULL;
+      guint want_ndim = 0, got_ndim = 0;
+
+      if (!cxr_safetensors_get_info (file, wanted[i], &dtype, &got, &got_ndim))
+        {
+          if (n_missing++ < 5)
+            g_string_append_printf (missing, "%s%s", n_missing > 1 ? ", " : "", wanted[i]);
+          continue;
+        }
+      want = cxr_tensor_get_shape (param, &want_ndim);
+      if (got_ndim != want_ndim || memcmp (want, got, want_ndim * sizeof (gint64)) != 0)
+        {
+          g_autofree gchar *a = _cxr_describe_shape (want, want_ndim), *b = _cxr_describe_shape (got, got_ndim);
+          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_SHAPE_MISMATCH,
+                       "%s: tensor %s: expected %s, got %s (a checkpoint of another configuration?)", path,
+                       wanted[i], a, b);
+          return FALSE;
+        }
+    }
+  if (n_missing > 0)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
+                   "%s: %u tensor%s of %s missing: %s%s", path, n_missing, n_missing > 1 ? "s" : "",
+                   type_name (self), missing->str, n_missing > 5 ? ", ..." : "");
+      return FALSE;
+    }
+  present = cxr_safetensors_list_names (file);
+  for (guint i = 0; present[i]; i++)
+    if (cxr_param_set_get (priv->params, present[i]) == NULL && !ignored_tensor (klass, present[i]))
+      {
+        if (n_unknown++ < 20)
+          g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: unknown tensor %s (not used)", path, present[i]));
+      }
+  if (n_unknown > 20)
+    g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: %u more unknown tensors", path, n_unknown - 20));
+  return cxr_param_set_load (priv->params, file, NULL, TRUE, error);
+}
+
+static void
+init_random (CxrModel *self)
+{
+  CxrModelPrivate *priv = cxr_model_get_instance_private (self);
+  g_auto (GStrv) names = cxr_param_set_list_names (priv->params);
+
+  for (guint i = 0; names[i]; i++)
+    {
+      g_autofree gchar *lower = g_ascii_strdown (names[i], -1);
+      CxrTensor *t = cxr_param_set_get (priv->params, names[i]);
+
+      if (g_str_has_suffix (lower, "bias"))
+        cxr_tensor_fill (t, 0.0f);
+      else if (g_str_has_suffix (lower, "weight") && (strstr (lower, "norm") || strstr (lower, "layrnorm")))
+        cxr_tensor_fill (t, 1.0f);
+      else
+        cxr_param_set_init_normal (priv->params, names[i], 0.02f, priv->seed * 1000003u + i);
+    }
+}
+
+/* The default load: configuration, parameters, weights. */
+static gboolean
+cxr_model_real_load (CxrModel *self, GError **error)
+{
+  CxrModelPrivate *priv = cxr_model_get_instance_private (self);
+  CxrModelClass *klass = CXR_MODEL_GET_CLASS (self);
+  g_autofree gchar *weights = NULL, *config_path = NULL;
+  g_autoptr (CxrConfig) config = NULL;
+
+  if (klass->configure == NULL)
+    return TRUE;
+  if (priv->weights != NULL && *priv->weights != '\0')
+    {
+      if (g_file_test (priv->weights, G_FILE_TEST_IS_DIR))
+        {
+          if ((weights = weights_in_folder (priv->weights, error)) == NULL)
+            return FALSE;
+          config_path = g_build_filename (priv->weights, "config.json", NULL);
+        }
+      else
+        {
+          g_autofree gchar *dir = g_path_get_dirname (priv->weights);
+          weights = g_strdup (priv->weights);
+          config_path = g_build_filename (dir, "config.json", NULL);
+        }
+      if (!g_file_test (config_path, G_FILE_TEST_IS_REGULAR))
+        g_clear_pointer (&config_path, g_free);
+    }
+  if (priv->config != NULL && *priv->config != '\0')
+    {
+      g_free (config_path);
+      config_path = g_strdup (priv->config);
+    }
+  if (config_path != NULL)
+    config = cxr_config_new_from_file (config_path, error);
+  else if (klass->default_config != NULL)
+    {
+      g_autofree gchar *origin = g_strdup_printf ("the built-in configuration of %s", type_name (self));
+      config = cxr_config_new_from_json (klass->default_config, origin, error);
+    }
+  else
+    g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG,
+                 "%s: no configuration: set config=config.json, or weights= a Hugging Face folder",
+                 type_name (self));
+  if (config == NULL)
+    return FALSE;
+  g_clear_object (&priv->params);
+  priv->params = cxr_param_set_new ();
+  if (!klass->configure (self, config, error) || !cxr_config_check (config, error))
+    return FALSE;
+  g_free (priv->config_used);
+  priv->config_used = g_steal_pointer (&config_path);
+  cxr_param_set_allocate_frozen (priv->params); /* gradients on demand: cxr_param_set_enable_grads() */
+  if (weights != NULL)
+    return load_weights (self, weights, error);
+  if (!priv->random_weights)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG,
+                   "%s: no weights: set weights=FILE.safetensors or a Hugging Face folder (or random-weights=true)",
+                   type_name (self));
+      return FALSE;
+    }
+  init_random (self);
+  return TRUE;
 }
 
 static void
@@ -102,6 +313,7 @@ cxr_model_class_init (CxrModelClass *klass)
   object_class->set_property = cxr_model_set_gproperty;
   object_class->get_property = cxr_model_get_gproperty;
   object_class->finalize = cxr_model_finalize;
+  klass->load = cxr_model_real_load;
 
   /**
    * CxrModel:name:
@@ -121,6 +333,36 @@ cxr_model_class_init (CxrModelClass *klass)
                          "A safetensors file or a Hugging Face model folder to load", NULL,
                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
+   * CxrModel:config:
+   *
+   * The configuration: a config.json as Hugging Face writes it. Unset, it
+   * is the config.json of the #CxrModel:weights folder, or the one beside
+   * the weights file, or else the model's built-in default.
+   */
+  properties[PROP_CONFIG] =
+    g_param_spec_string ("config", "Config",
+                         "A config.json (default: the one in or beside the weights, else built in)",
+                         NULL, G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * CxrModel:random-weights:
+   *
+   * Without weights, start from random parameters (normal, deviation
+   * 0.02; norms at 1, biases at 0) instead of failing: for benchmarks and
+   * for training from scratch.
+   */
+  properties[PROP_RANDOM_WEIGHTS] =
+    g_param_spec_boolean ("random-weights", "Random weights",
+                          "Without weights, start from random parameters instead of failing", FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * CxrModel:seed:
+   *
+   * The seed of #CxrModel:random-weights.
+   */
+  properties[PROP_SEED] =
+    g_param_spec_uint64 ("seed", "Seed", "The seed of random weights", 0, G_MAXUINT64, 1,
+                         G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  /**
    * CxrModel:device:
    *
    * Where the model computes: "cpu" or "cuda" (or "cuda:N").
@@ -137,6 +379,7 @@ cxr_model_init (CxrModel *self)
 {
   CxrModelPrivate *priv = cxr_model_get_instance_private (self);
   g_mutex_init (&priv->lock);
+  priv->warnings = g_ptr_array_new_with_free_func (g_free);
 }
 
 /**
@@ -226,6 +469,242 @@ cxr_model_is_prepared (CxrModel *self)
   prepared = priv->prepared;
   g_mutex_unlock (&priv->lock);
   return prepared;
+}
+
+/**
+ * cxr_model_get_config_path:
+ * @self: a prepared model
+ *
+ * Returns: (transfer none) (nullable): the config.json the model read, or
+ *   %NULL when it used its built-in configuration (or has none)
+ */
+const gchar *
+cxr_model_get_config_path (CxrModel *self)
+{
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  return ((CxrModelPrivate *) cxr_model_get_instance_private (self))->config_used;
+}
+
+/**
+ * cxr_model_add_parameter:
+ * @self: a model, in its configure function
+ * @name: the parameter's name in public checkpoints
+ * @shape: (array length=ndim): its shape
+ * @ndim: the number of dimensions
+ * @error: return location for a #GError
+ *
+ * Declares a parameter; the default load allocates them all in one flat
+ * buffer and fills them from the weights.
+ *
+ * Returns: %TRUE, or %FALSE if @name is declared twice
+ */
+gboolean
+cxr_model_add_parameter (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim, GError **error)
+{
+  CxrModelPrivate *priv;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), FALSE);
+  priv = cxr_model_get_instance_private (self);
+  g_return_val_if_fail (priv->params != NULL, FALSE);
+  return cxr_param_set_add (priv->params, name, shape, ndim, error);
+}
+
+/**
+ * cxr_model_get_parameter:
+ * @self: a prepared model
+ * @name: a parameter's name
+ *
+ * Returns: (transfer none) (nullable): the parameter, or %NULL if the
+ *   model has none of that name
+ */
+CxrTensor *
+cxr_model_get_parameter (CxrModel *self, const gchar *name)
+{
+  CxrModelPrivate *priv;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  priv = cxr_model_get_instance_private (self);
+  return priv->params ? cxr_param_set_get (priv->params, name) : NULL;
+}
+
+/**
+ * cxr_model_get_parameters:
+ * @self: a prepared model
+ *
+ * Returns: (transfer none) (nullable): the model's parameters, for
+ *   optimisers and checkpoints; %NULL for a model that keeps its tensors
+ *   its own way. They have no gradients (a model loads frozen) until
+ *   cxr_param_set_enable_grads() is called on them.
+ */
+CxrParamSet *
+cxr_model_get_parameters (CxrModel *self)
+{
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  return ((CxrModelPrivate *) cxr_model_get_instance_private (self))->params;
+}
+
+/**
+ * cxr_model_get_warnings:
+ * @self: a prepared model
+ *
+ * Returns: (transfer full): what loading noticed without failing (tensors
+ *   in the weights the model does not use), one line each
+ */
+gchar **
+cxr_model_get_warnings (CxrModel *self)
+{
+  CxrModelPrivate *priv;
+  GStrvBuilder *builder = g_strv_builder_new ();
+  gchar **out;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  priv = cxr_model_get_instance_private (self);
+  for (guint i = 0; i < priv->warnings->len; i++)
+    g_strv_builder_add (builder, g_ptr_array_index (priv->warnings, i));
+  out = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return out;
+}
+
+/**
+ * cxr_model_new_tensor_table:
+ *
+ * Returns: (transfer full) (element-type utf8 CxrTensor): an empty table
+ *   of named tensors, as cxr_model_forward() takes and returns
+ */
+GHashTable *
+cxr_model_new_tensor_table (void)
+{
+  return g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cxr_tensor_unref);
+}
+
+static gchar *
+input_list (CxrModelClass *klass)
+{
+  GString *s = g_string_new (NULL);
+  for (guint i = 0; klass->required_inputs && klass->required_inputs[i]; i++)
+    g_string_append_printf (s, "%s%s", s->len ? ", " : "", klass->required_inputs[i]);
+  for (guint i = 0; klass->optional_inputs && klass->optional_inputs[i]; i++)
+    g_string_append_printf (s, "%s[%s]", s->len ? ", " : "", klass->optional_inputs[i]);
+  return g_string_free (s, FALSE);
+}
+
+/**
+ * cxr_model_forward:
+ * @self: a prepared model
+ * @tape: (nullable): the tape to record on, or %NULL for no gradients
+ * @inputs: (element-type utf8 CxrTensor): the inputs by name
+ * @error: return location for a #GError
+ *
+ * Runs the model. An input the model does not take, or one it needs and
+ * does not find, is an error that names it and lists what the model takes.
+ *
+ * Returns: (transfer full) (element-type utf8 CxrTensor) (nullable): the
+ *   outputs by name
+ */
+GHashTable *
+cxr_model_forward (CxrModel *self, CxrTape *tape, GHashTable *inputs, GError **error)
+{
+  CxrModelClass *klass;
+  GHashTableIter iter;
+  const gchar *name;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  klass = CXR_MODEL_GET_CLASS (self);
+  if (klass->forward == NULL)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s cannot be run on named inputs",
+                   type_name (self));
+      return NULL;
+    }
+  if (!cxr_model_is_prepared (self))
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s: run before it was prepared",
+                   type_name (self));
+      return NULL;
+    }
+  for (guint i = 0; klass->required_inputs && klass->required_inputs[i]; i++)
+    if (!g_hash_table_contains (inputs, klass->required_inputs[i]))
+      {
+        g_autofree gchar *takes = input_list (klass);
+        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "%s: missing input \"%s\" (it takes %s)",
+                     type_name (self), klass->required_inputs[i], takes);
+        return NULL;
+      }
+  g_hash_table_iter_init (&iter, inputs);
+  while (g_hash_table_iter_next (&iter, (gpointer *) &name, NULL))
+    if (!(klass->required_inputs && g_strv_contains (klass->required_inputs, name)) &&
+        !(klass->optional_inputs && g_strv_contains (klass->optional_inputs, name)))
+      {
+        g_autofree gchar *takes = input_list (klass);
+        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "%s: unknown input \"%s\" (it takes %s)",
+                     type_name (self), name, takes);
+        return NULL;
+      }
+  return klass->forward (self, tape, inputs, error);
+}
+
+/**
+ * cxr_model_example_inputs:
+ * @self: a prepared model
+ * @batch: the batch size
+ * @seed: the seed of the random values
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (element-type utf8 CxrTensor) (nullable): random
+ *   inputs of the shapes the model takes, for benchmarks
+ */
+GHashTable *
+cxr_model_example_inputs (CxrModel *self, guint batch, guint64 seed, GError **error)
+{
+  CxrModelClass *klass;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), NULL);
+  klass = CXR_MODEL_GET_CLASS (self);
+  if (klass->example_inputs == NULL)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s makes no example inputs",
+                   type_name (self));
+      return NULL;
+    }
+  return klass->example_inputs (self, batch, seed, error);
+}
+
+/**
+ * cxr_model_take_input:
+ * @self: a model, in its forward function
+ * @inputs: (element-type utf8 CxrTensor): the inputs by name
+ * @name: the input to take
+ * @dtype: the type wanted: %CXR_DTYPE_F32 (any float type converts) or
+ *   %CXR_DTYPE_I64 (any integer type converts)
+ * @ndim: the number of dimensions wanted
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the input, converted, or %NULL
+ *   (without an error) when it is absent; an error names an input of the
+ *   wrong type or dimensions
+ */
+CxrTensor *
+cxr_model_take_input (CxrModel *self, GHashTable *inputs, const gchar *name, CxrDType dtype, guint ndim,
+                      GError **error)
+{
+  CxrTensor *t = g_hash_table_lookup (inputs, name);
+  CxrDType have;
+  gboolean is_float;
+
+  if (t == NULL)
+    return NULL;
+  have = cxr_tensor_get_dtype (t);
+  is_float = have == CXR_DTYPE_F32 || have == CXR_DTYPE_F16 || have == CXR_DTYPE_BF16 || have == CXR_DTYPE_F64;
+  if ((dtype == CXR_DTYPE_F32) != is_float || have == CXR_DTYPE_BOOL || cxr_tensor_get_ndim (t) != ndim)
+    {
+      g_autofree gchar *what = cxr_tensor_describe (t);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT,
+                   "%s: input \"%s\" is %s; %u dimensions of %s expected", type_name (self), name, what, ndim,
+                   dtype == CXR_DTYPE_F32 ? "floats" : "integers");
+      return NULL;
+    }
+  return cxr_tensor_to_dtype (t, dtype, error);
 }
 
 G_DEFINE_INTERFACE (CxrDenoiser, cxr_denoiser, CXR_TYPE_MODEL)

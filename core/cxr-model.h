@@ -8,6 +8,10 @@
 
 #include <glib-object.h>
 
+#include "cxr-config.h"
+#include "tensor/cxr-ops.h"
+#include "tensor/cxr-optim.h"
+
 G_BEGIN_DECLS
 
 #define CXR_TYPE_MODEL (cxr_model_get_type ())
@@ -18,17 +22,48 @@ G_DECLARE_DERIVABLE_TYPE (CxrModel, cxr_model, CXR, MODEL, GObject)
  * @parent_class: the parent class
  * @load: read the configuration and weights named by the model's
  *   properties. Called once, by cxr_model_prepare(), whichever stage asks
- *   first. The default does nothing.
+ *   first. The default, for models that have @configure, resolves the
+ *   configuration and the weights (see #CxrModel:weights), calls
+ *   @configure, allocates the parameters and fills them from the weights.
+ * @configure: read the keys of @config the model needs
+ *   (cxr_config_require_int() and its kin) and declare each parameter
+ *   with cxr_model_add_parameter(), named as in the public checkpoints
+ * @forward: compute the model on named inputs (the Hugging Face forward
+ *   arguments: "sample", "input_ids", "pixel_values", ...) and return the
+ *   named outputs (the Hugging Face output fields: "last_hidden_state",
+ *   "pooler_output", "sample", ...). Ops are recorded on @tape, when
+ *   given, for cxr_tape_backward().
+ * @example_inputs: random inputs of the right shapes for a batch of
+ *   @batch, for benchmarks
+ * @description: one line on what the model is, for `cxrgen model list`
+ * @required_inputs: the names @forward needs
+ * @optional_inputs: the names @forward also takes
+ * @outputs: the names @forward returns
+ * @default_config: the configuration (JSON) used when none is found, or
+ *   %NULL if one is always needed
+ * @ignored_tensors: patterns (g_pattern_match_simple()) of tensor names
+ *   in checkpoints that the model knows and does not use, so they are not
+ *   reported as unknown
  *
- * The virtual functions of a model.
+ * The virtual functions of a model, and what it says about itself.
  */
 struct _CxrModelClass {
   GObjectClass parent_class;
 
   gboolean (*load) (CxrModel *self, GError **error);
+  gboolean (*configure) (CxrModel *self, CxrConfig *config, GError **error);
+  GHashTable *(*forward) (CxrModel *self, CxrTape *tape, GHashTable *inputs, GError **error);
+  GHashTable *(*example_inputs) (CxrModel *self, guint batch, guint64 seed, GError **error);
+
+  const gchar *description;
+  const gchar *const *required_inputs;
+  const gchar *const *optional_inputs;
+  const gchar *const *outputs;
+  const gchar *default_config;
+  const gchar *const *ignored_tensors;
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[12];
 };
 
 const gchar *cxr_model_get_name (CxrModel *self);
@@ -36,6 +71,18 @@ const gchar *cxr_model_get_weights (CxrModel *self);
 const gchar *cxr_model_get_device (CxrModel *self);
 gboolean cxr_model_prepare (CxrModel *self, GError **error);
 gboolean cxr_model_is_prepared (CxrModel *self);
+const gchar *cxr_model_get_config_path (CxrModel *self);
+
+gboolean cxr_model_add_parameter (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim,
+                                  GError **error);
+CxrTensor *cxr_model_get_parameter (CxrModel *self, const gchar *name);
+CxrParamSet *cxr_model_get_parameters (CxrModel *self);
+gchar **cxr_model_get_warnings (CxrModel *self);
+GHashTable *cxr_model_forward (CxrModel *self, CxrTape *tape, GHashTable *inputs, GError **error);
+GHashTable *cxr_model_example_inputs (CxrModel *self, guint batch, guint64 seed, GError **error);
+CxrTensor *cxr_model_take_input (CxrModel *self, GHashTable *inputs, const gchar *name, CxrDType dtype,
+                                 guint ndim, GError **error);
+GHashTable *cxr_model_new_tensor_table (void);
 
 /* Roles. Each is a GInterface a model class implements; a stage property
  * of an interface type accepts any model that plays that role, so

@@ -19,6 +19,8 @@ void _cxr_stage_count_in (CxrStage *stage, guint samples);
 void _cxr_stage_set_factory_name (CxrStage *stage, const gchar *factory_name);
 
 /* Where a stage or model came from in a pipeline file, for messages. */
+gchar *_cxr_describe_shape (const gint64 *shape, guint ndim);
+
 void _cxr_object_set_origin (GObject *object, const gchar *file, guint line);
 const gchar *_cxr_object_get_origin_file (GObject *object);
 guint _cxr_object_get_origin_line (GObject *object);

@@ -8,6 +8,7 @@
 #include "cxr-enum-types.h"
 #include "cxr-batch.h"
 #include "cxr-stage.h"
+#include "cxr-config.h"
 #include "cxr-model.h"
 #include "cxr-plugin.h"
 #include "cxr-registry.h"
@@ -25,6 +26,7 @@
 #include "eval/cxr-labeler.h"
 #include "eval/cxr-metrics.h"
 #include "io/cxr-image.h"
+#include "text/cxr-tokenizer.h"
 #undef CXR_INSIDE
 
 /**

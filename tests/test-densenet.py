@@ -9,9 +9,12 @@ import json
 import os
 import struct
 import subprocess
+import sys
 import tempfile
 
 from taplib import check, finish, skip
+
+sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
 
 try:
     import numpy as np
@@ -21,19 +24,7 @@ try:
 except ImportError as e:
     skip(f"a peer is missing: {e}")
 
-
-def save_safetensors(path, tensors):
-    """The safetensors format, written out: a JSON header, then the data."""
-    header, blobs, offset = {}, [], 0
-    for name, t in tensors.items():
-        data = t.detach().contiguous().numpy().astype("<f4").tobytes()
-        header[name] = {"dtype": "F32", "shape": list(t.shape), "data_offsets": [offset, offset + len(data)]}
-        blobs.append(data)
-        offset += len(data)
-    text = json.dumps(header).encode()
-    text += b" " * ((8 - len(text) % 8) % 8)
-    with open(path, "wb") as fp:
-        fp.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+from common import save_safetensors  # noqa: E402
 
 
 def run(tmp, text):

@@ -19,23 +19,15 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <cxr.h>
+#include "cxrgen.h"
 
-enum {
-  EXIT_OK = 0,
-  EXIT_RUN_FAILED = 1,
-  EXIT_USAGE = 2,
-  EXIT_UNKNOWN_TYPE = 3,
-  EXIT_CANCELLED = 130,
-};
-
-static void
+void
 print_error (const GError *error)
 {
   g_printerr ("cxrgen: %s\n", error->message);
 }
 
-static gboolean
+gboolean
 parse_options (GOptionContext *context, gint *argc, gchar ***argv)
 {
   g_autoptr (GError) error = NULL;
@@ -1393,6 +1385,7 @@ print_usage (FILE *out)
            "  phantom --count N --out DIR  make the phantom dataset (MIMIC-CXR-JPG layout)\n"
            "  data check ROOT  check a MIMIC-CXR-JPG tree, list its problems\n"
            "  metrics f1|auroc|fid  F1 of labels, AUROC of scores, FID/KID of features\n"
+           "  model list|run|compare|bench  load a network, run it on tensors, check, time\n"
            "\n"
            "Options:\n"
            "  -h, --help     show this help; COMMAND --help shows a command's\n"
@@ -1448,6 +1441,8 @@ main (int argc, char **argv)
     return command_data (argc - 1, argv + 1);
   if (g_str_equal (command, "metrics"))
     return command_metrics (argc - 1, argv + 1);
+  if (g_str_equal (command, "model"))
+    return command_model (argc - 1, argv + 1);
   fprintf (stderr, "cxrgen: unknown command \"%s\"\n\n", command);
   print_usage (stderr);
   return EXIT_USAGE;

@@ -7,7 +7,14 @@
 #include <math.h>
 #include <string.h>
 
-#include "cxr.h"
+#include "cxr-private.h"
+
+/* Every sgemm of the engine goes through here, so the work done is
+ * counted (cxr_get_flop_count()). */
+extern guint64 _cxr_flops;
+#define _cxr_sgemm(order, ta, tb, m, n, k, ...) \
+  (__atomic_fetch_add (&_cxr_flops, 2 * (guint64) (m) * (guint64) (n) * (guint64) (k), __ATOMIC_RELAXED), \
+   cblas_sgemm (order, ta, tb, m, n, k, __VA_ARGS__))
 
 G_BEGIN_DECLS
 

@@ -106,6 +106,8 @@ CxrTensor *cxr_op_cosine_similarity (CxrTape *tape, CxrTensor *a, CxrTensor *b, 
 
 void cxr_set_num_threads (guint n_threads);
 guint cxr_get_num_threads (void);
+guint64 cxr_get_flop_count (void);
+void cxr_reset_flop_count (void);
 
 /* The counter-based random numbers dropout and noise use. */
 void cxr_philox_uniform (guint64 seed, guint64 offset, gfloat *out, gsize n);

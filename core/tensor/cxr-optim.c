@@ -135,17 +135,44 @@ cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, gu
 }
 
 /**
- * cxr_param_set_allocate:
+ * cxr_param_set_allocate_frozen:
  * @self: a parameter set
  *
- * Allocates the flat buffers and makes each parameter a view of them.
+ * Allocates the flat buffer of the parameters and makes each parameter a
+ * view of it, without gradients: the parameters require none, so a tape
+ * records no gradient work for them (a frozen model, or one that only
+ * samples) and no memory is spent on a gradient buffer until
+ * cxr_param_set_enable_grads().
  */
 void
-cxr_param_set_allocate (CxrParamSet *self)
+cxr_param_set_allocate_frozen (CxrParamSet *self)
 {
   g_return_if_fail (CXR_IS_PARAM_SET (self));
   g_return_if_fail (self->flat == NULL);
   self->flat = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { self->n_elements }, 1);
+  for (guint i = 0; i < self->entries->len; i++)
+    {
+      ParamEntry *e = g_ptr_array_index (self->entries, i);
+      gsize n_bytes = (gsize) e->numel * sizeof (gfloat);
+
+      e->param = cxr_tensor_new_wrapped (CXR_DTYPE_F32, e->shape, e->ndim, _cxr_f32 (self->flat) + e->offset,
+                                         n_bytes, cxr_tensor_ref (self->flat), (GDestroyNotify) cxr_tensor_unref);
+    }
+}
+
+/**
+ * cxr_param_set_enable_grads:
+ * @self: an allocated parameter set
+ *
+ * Allocates the flat gradient buffer, if not yet done, and makes every
+ * parameter require a gradient that accumulates in its view of it.
+ */
+void
+cxr_param_set_enable_grads (CxrParamSet *self)
+{
+  g_return_if_fail (CXR_IS_PARAM_SET (self) && self->flat != NULL);
+  if (self->flat_grad != NULL)
+    return;
   self->flat_grad = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { self->n_elements }, 1);
   for (guint i = 0; i < self->entries->len; i++)
     {
@@ -153,13 +180,25 @@ cxr_param_set_allocate (CxrParamSet *self)
       g_autoptr (CxrTensor) grad = NULL;
       gsize n_bytes = (gsize) e->numel * sizeof (gfloat);
 
-      e->param = cxr_tensor_new_wrapped (CXR_DTYPE_F32, e->shape, e->ndim, _cxr_f32 (self->flat) + e->offset,
-                                         n_bytes, cxr_tensor_ref (self->flat), (GDestroyNotify) cxr_tensor_unref);
       grad = cxr_tensor_new_wrapped (CXR_DTYPE_F32, e->shape, e->ndim, _cxr_f32 (self->flat_grad) + e->offset,
                                      n_bytes, cxr_tensor_ref (self->flat_grad), (GDestroyNotify) cxr_tensor_unref);
       cxr_tensor_set_requires_grad (e->param, TRUE);
       cxr_tensor_set_grad (e->param, grad);
     }
+}
+
+/**
+ * cxr_param_set_allocate:
+ * @self: a parameter set
+ *
+ * Allocates the flat buffers of the parameters and of their gradients,
+ * and makes each parameter and gradient a view of them: for training.
+ */
+void
+cxr_param_set_allocate (CxrParamSet *self)
+{
+  cxr_param_set_allocate_frozen (self);
+  cxr_param_set_enable_grads (self);
 }
 
 /**
@@ -245,7 +284,8 @@ cxr_param_set_get_flat (CxrParamSet *self)
  * cxr_param_set_get_flat_grad:
  * @self: an allocated parameter set
  *
- * Returns: (transfer none): the flat buffer of the gradients
+ * Returns: (transfer none) (nullable): the flat buffer of the gradients,
+ *   or %NULL before cxr_param_set_enable_grads()
  */
 CxrTensor *
 cxr_param_set_get_flat_grad (CxrParamSet *self)
@@ -320,16 +360,6 @@ cxr_param_set_clip_grad_norm (CxrParamSet *self, gdouble max_norm)
   return norm;
 }
 
-static gchar *
-describe_shape (const gint64 *shape, guint ndim)
-{
-  GString *s = g_string_new ("[");
-  for (guint i = 0; i < ndim; i++)
-    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
-  g_string_append_c (s, ']');
-  return g_string_free (s, FALSE);
-}
-
 /**
  * cxr_param_set_load:
  * @self: an allocated parameter set
@@ -371,7 +401,7 @@ cxr_param_set_load (CxrParamSet *self, CxrSafetensors *file, const gchar *prefix
       shape = cxr_tensor_get_shape (t, &ndim);
       if (ndim != e->ndim || memcmp (shape, e->shape, ndim * sizeof (gint64)) != 0)
         {
-          g_autofree gchar *want = describe_shape (e->shape, e->ndim), *got = describe_shape (shape, ndim);
+          g_autofree gchar *want = _cxr_describe_shape (e->shape, e->ndim), *got = _cxr_describe_shape (shape, ndim);
           g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_SHAPE_MISMATCH, "%s: tensor %s: expected %s, got %s",
                        cxr_safetensors_get_origin (file), key, want, got);
           return FALSE;
@@ -583,6 +613,7 @@ cxr_adamw_step (CxrAdamW *self, gfloat lr)
   gfloat b1, b2, eps, decay, step_size, bc2_sqrt;
 
   g_return_if_fail (CXR_IS_ADAMW (self));
+  g_return_if_fail (cxr_param_set_get_flat_grad (self->params) != NULL);
   if (lr <= 0)
     lr = (gfloat) self->lr;
   self->step++;

@@ -21,6 +21,8 @@ CxrParamSet *cxr_param_set_new (void);
 gboolean cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim,
                             GError **error);
 void cxr_param_set_allocate (CxrParamSet *self);
+void cxr_param_set_allocate_frozen (CxrParamSet *self);
+void cxr_param_set_enable_grads (CxrParamSet *self);
 gboolean cxr_param_set_is_allocated (CxrParamSet *self);
 CxrTensor *cxr_param_set_get (CxrParamSet *self, const gchar *name);
 gchar **cxr_param_set_list_names (CxrParamSet *self);

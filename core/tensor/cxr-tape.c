@@ -266,6 +266,33 @@ cxr_set_num_threads (guint n_threads)
   openblas_set_num_threads ((int) n_threads);
 }
 
+guint64 _cxr_flops;
+
+/**
+ * cxr_get_flop_count:
+ *
+ * Returns: the floating-point operations of matrix products (each
+ *   multiply-add counted as two) done by the engine since the last
+ *   cxr_reset_flop_count(), in all threads: the work that achieved
+ *   GFLOP/s are computed from
+ */
+guint64
+cxr_get_flop_count (void)
+{
+  return __atomic_load_n (&_cxr_flops, __ATOMIC_RELAXED);
+}
+
+/**
+ * cxr_reset_flop_count:
+ *
+ * Sets the count of cxr_get_flop_count() to zero.
+ */
+void
+cxr_reset_flop_count (void)
+{
+  __atomic_store_n (&_cxr_flops, 0, __ATOMIC_RELAXED);
+}
+
 /**
  * cxr_get_num_threads:
  *

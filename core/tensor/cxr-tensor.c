@@ -5,7 +5,7 @@
 #include <math.h>
 #include <string.h>
 
-#include "cxr.h"
+#include "cxr-private.h"
 
 /**
  * CxrTensor:
@@ -758,13 +758,21 @@ cxr_tensor_get_data (CxrTensor *self)
 gchar *
 cxr_tensor_describe (CxrTensor *self)
 {
-  GString *out;
+  g_autofree gchar *shape = NULL;
 
   g_return_val_if_fail (self != NULL, NULL);
-  out = g_string_new (cxr_dtype_get_name (self->dtype));
-  g_string_append_c (out, '[');
-  for (guint i = 0; i < self->ndim; i++)
-    g_string_append_printf (out, "%s%" G_GINT64_FORMAT, i ? ", " : "", self->shape[i]);
+  shape = _cxr_describe_shape (self->shape, self->ndim);
+  return g_strconcat (cxr_dtype_get_name (self->dtype), shape, NULL);
+}
+
+/* "[2, 3]": a shape as errors show it */
+gchar *
+_cxr_describe_shape (const gint64 *shape, guint ndim)
+{
+  GString *out = g_string_new ("[");
+
+  for (guint i = 0; i < ndim; i++)
+    g_string_append_printf (out, "%s%" G_GINT64_FORMAT, i ? ", " : "", shape[i]);
   g_string_append_c (out, ']');
   return g_string_free (out, FALSE);
 }

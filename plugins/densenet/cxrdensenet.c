@@ -105,7 +105,7 @@ cxr_densenet_load (CxrModel *model, GError **error)
   const gchar *path = cxr_model_get_weights (model);
   g_autoptr (CxrSafetensors) file = NULL;
   g_auto (GStrv) names = NULL;
-  g_autofree gchar *prefix = NULL;
+  g_autofree gchar *prefix = NULL, *in_folder = NULL;
   CxrTensor *fc;
 
   if (path == NULL || *path == '\0')
@@ -113,6 +113,8 @@ cxr_densenet_load (CxrModel *model, GError **error)
       g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "no weights: set weights=FILE.safetensors");
       return FALSE;
     }
+  if (g_file_test (path, G_FILE_TEST_IS_DIR))
+    path = in_folder = g_build_filename (path, "model.safetensors", NULL);
   if ((file = cxr_safetensors_open (path, error)) == NULL)
     return FALSE;
   names = cxr_safetensors_list_names (file);
@@ -314,11 +316,56 @@ cxr_densenet_finalize (GObject *object)
   G_OBJECT_CLASS (cxr_densenet_parent_class)->finalize (object);
 }
 
+/* The harness's view: pixel_values (already normalised) to logits and
+ * the pooled features. Inference only: batch norm uses running stats. */
+static GHashTable *
+cxr_densenet_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error)
+{
+  CxrDensenet *self = CXR_DENSENET (model);
+  g_autoptr (CxrTensor) pixels = NULL, logits = NULL, features = NULL;
+  GHashTable *out;
+
+  if ((pixels = cxr_model_take_input (model, inputs, "pixel_values", CXR_DTYPE_F32, 4, error)) == NULL)
+    return NULL;
+  if (cxr_tensor_get_dim (pixels, 1) != self->in_channels)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "densenet: pixel_values has %" G_GINT64_FORMAT
+                   " channels; the network takes %u", cxr_tensor_get_dim (pixels, 1), self->in_channels);
+      return NULL;
+    }
+  if ((logits = cxr_densenet_forward (self, pixels, &features, error)) == NULL)
+    return NULL;
+  out = cxr_model_new_tensor_table ();
+  g_hash_table_insert (out, g_strdup ("logits"), g_steal_pointer (&logits));
+  g_hash_table_insert (out, g_strdup ("pooler_output"), g_steal_pointer (&features));
+  return out;
+}
+
+static GHashTable *
+cxr_densenet_example_inputs (CxrModel *model, guint batch, guint64 seed, GError **error)
+{
+  GHashTable *out = cxr_model_new_tensor_table ();
+  gint64 shape[4] = { batch, CXR_DENSENET (model)->in_channels, 224, 224 };
+
+  g_hash_table_insert (out, g_strdup ("pixel_values"), cxr_tensor_new_randn (shape, 4, seed, 0));
+  return out;
+}
+
 static void
 cxr_densenet_class_init (CxrDensenetClass *klass)
 {
+  CxrModelClass *model_class = CXR_MODEL_CLASS (klass);
+  static const gchar *const inputs[] = { "pixel_values", NULL };
+  static const gchar *const outputs[] = { "logits", "pooler_output", NULL };
+
   G_OBJECT_CLASS (klass)->finalize = cxr_densenet_finalize;
-  CXR_MODEL_CLASS (klass)->load = cxr_densenet_load;
+  model_class->load = cxr_densenet_load;
+  model_class->forward = cxr_densenet_run;
+  model_class->example_inputs = cxr_densenet_example_inputs;
+  model_class->description = "DenseNet as torchvision and torchxrayvision build it (CheXNet); inference, "
+                             "architecture read from the weights";
+  model_class->required_inputs = inputs;
+  model_class->outputs = outputs;
 }
 
 static void

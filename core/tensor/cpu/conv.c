@@ -122,7 +122,7 @@ conv2d_backward (CxrNode *node)
               cols = col;
             }
           /* dw[co, k] += dy[co, hw] @ col[k, hw]^T */
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) d.co, (blasint) k, (blasint) hw,
+          _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) d.co, (blasint) k, (blasint) hw,
                        1.0f, dyi, (blasint) hw, cols, (blasint) hw, 1.0f, dw, (blasint) k);
         }
       if (dx)
@@ -130,11 +130,11 @@ conv2d_backward (CxrNode *node)
           gfloat *dxi = dx + i * d.c * d.h * d.w;
           /* dcol[k, hw] = w[co, k]^T @ dy[co, hw] */
           if (col == NULL)
-            cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) k, (blasint) hw, (blasint) d.co,
+            _cxr_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) k, (blasint) hw, (blasint) d.co,
                          1.0f, _cxr_f32 (w), (blasint) k, dyi, (blasint) hw, 1.0f, dxi, (blasint) hw);
           else
             {
-              cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) k, (blasint) hw, (blasint) d.co,
+              _cxr_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) k, (blasint) hw, (blasint) d.co,
                            1.0f, _cxr_f32 (w), (blasint) k, dyi, (blasint) hw, 0.0f, col, (blasint) hw);
               col2im (&d, col, dxi);
             }
@@ -210,7 +210,7 @@ cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, 
           cols = col;
         }
       /* y[co, hw] = w[co, k] @ col[k, hw] */
-      cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) d.co, (blasint) hw, (blasint) k,
+      _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) d.co, (blasint) hw, (blasint) k,
                    1.0f, _cxr_f32 (weight), (blasint) k, cols, (blasint) hw, bias ? 1.0f : 0.0f, yi,
                    (blasint) hw);
     }

@@ -18,7 +18,7 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
         memset (c, 0, (gsize) (m * n) * sizeof (gfloat));
       return;
     }
-  cblas_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
+  _cxr_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
                (blasint) m, (blasint) n, (blasint) k, 1.0f, a, trans_a ? (blasint) m : (blasint) k,
                b, trans_b ? (blasint) k : (blasint) n, beta, c, (blasint) n);
 }

@@ -451,7 +451,7 @@ static void
 block_scores (const AttnDims *a, gint64 bi, const gfloat *q, const gfloat *k, gint64 i0, gint64 ni,
               gint64 j0, gint64 nj, gfloat *s)
 {
-  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) ni, (blasint) nj, (blasint) a->d,
+  _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) ni, (blasint) nj, (blasint) a->d,
                a->scale, q + i0 * a->d, (blasint) a->d, k + j0 * a->d, (blasint) a->d, 0.0f, s,
                (blasint) nj);
   for (gint64 r = 0; r < ni; r++)
@@ -515,7 +515,7 @@ attention_forward (const AttnDims *a, const gfloat *q, const gfloat *k, const gf
                   acc[r * a->dv + e] *= correction;
               }
             /* acc[ni, dv] += p[ni, nj] @ v[j0:j0+nj, dv] */
-            cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) ni, (blasint) a->dv,
+            _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) ni, (blasint) a->dv,
                          (blasint) nj, 1.0f, s, (blasint) nj, vh + j0 * a->dv, (blasint) a->dv, 1.0f, acc,
                          (blasint) a->dv);
           }
@@ -590,11 +590,11 @@ attention_backward (CxrNode *node)
                     s[r * nj + c] = lh[i0 + r] == -INFINITY ? 0.0f : expf (s[r * nj + c] - lh[i0 + r]);
                 /* dV[j] += P^T dO */
                 if (dv)
-                  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) nj, (blasint) a.dv,
+                  _cxr_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) nj, (blasint) a.dv,
                                (blasint) ni, 1.0f, s, (blasint) nj, doh + i0 * a.dv, (blasint) a.dv, 1.0f,
                                dv + (bh * a.lk + j0) * a.dv, (blasint) a.dv);
                 /* dP = dO V^T; dS = P (dP - delta) */
-                cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) ni, (blasint) nj,
+                _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, (blasint) ni, (blasint) nj,
                              (blasint) a.dv, 1.0f, doh + i0 * a.dv, (blasint) a.dv, vh + j0 * a.dv,
                              (blasint) a.dv, 0.0f, dp, (blasint) nj);
                 for (gint64 r = 0; r < ni; r++)
@@ -602,11 +602,11 @@ attention_backward (CxrNode *node)
                     dp[r * nj + c] = s[r * nj + c] * (dp[r * nj + c] - delta[r]);
                 /* dQ[i] += scale dS K; dK[j] += scale dS^T Q */
                 if (dq)
-                  cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) ni, (blasint) a.d,
+                  _cxr_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, (blasint) ni, (blasint) a.d,
                                (blasint) nj, a.scale, dp, (blasint) nj, kh + j0 * a.d, (blasint) a.d,
                                1.0f, dq + (bh * a.lq + i0) * a.d, (blasint) a.d);
                 if (dk)
-                  cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) nj, (blasint) a.d,
+                  _cxr_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) nj, (blasint) a.d,
                                (blasint) ni, a.scale, dp, (blasint) nj, qh + i0 * a.d, (blasint) a.d,
                                1.0f, dk + (bh * a.lk + j0) * a.d, (blasint) a.d);
               }

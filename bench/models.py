@@ -1,0 +1,69 @@
+#!/usr/bin/python3
+# bench/models.py: whole networks, `cxrgen model bench` against the same
+# network in PyTorch (the plain-PyTorch references of tests/reference/,
+# float32, no_grad) in the same run, on the same threads, with the same
+# random weights' shapes. Run it with bench/run-models. Prints, per network
+# and batch: median milliseconds of each side, the ratio cxrgen / PyTorch
+# (below 1: cxrgen is faster), cxrgen's GFLOP/s and its peak tensor memory
+# against the weights.
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
+import clip  # noqa: E402
+from common import random_params  # noqa: E402
+
+THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
+torch.set_num_threads(THREADS)
+
+SD_TEXT = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
+           "max_position_embeddings": 77, "vocab_size": 49408, "hidden_act": "quick_gelu", "eos_token_id": 2}
+B32_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
+              "image_size": 224, "patch_size": 32, "num_channels": 3, "hidden_act": "quick_gelu"}
+
+
+def torch_ms(forward, params, inputs):
+    with torch.no_grad():
+        forward(params, inputs)
+        times = []
+        for _ in range(REPEAT):
+            start = time.perf_counter()
+            forward(params, inputs)
+            times.append((time.perf_counter() - start) * 1e3)
+    return statistics.median(times)
+
+
+def cxrgen(model_type, batch):
+    r = subprocess.run(["cxrgen", "model", "bench", model_type, "--batch", str(batch), "--repeat", str(REPEAT),
+                        "--threads", str(THREADS), "--json"], capture_output=True, text=True, check=True)
+    return json.loads(r.stdout)
+
+
+def main():
+    print(f"{'network':<28}{'cxrgen ms':>11}{'torch ms':>11}{'ratio':>8}{'GFLOP/s':>9}{'peak/weights':>14}")
+    cases = [("clip-text", "SD v1.4 text", SD_TEXT, clip.text_shapes, clip.text_forward, [1, 2]),
+             ("clip-vision", "ViT-B/32 vision", B32_VISION, clip.vision_shapes, clip.vision_forward, [1, 8])]
+    for model_type, label, cfg, shapes, forward, batches in cases:
+        params = random_params(shapes(cfg, 0), 1)
+        fn = forward(cfg, 0)
+        for batch in batches:
+            if model_type == "clip-text":
+                inputs = {"input_ids": torch.randint(0, cfg["vocab_size"], (batch, 77))}
+            else:
+                inputs = {"pixel_values": torch.randn(batch, 3, 224, 224)}
+            t = torch_ms(fn, params, inputs)
+            c = cxrgen(model_type, batch)
+            print(f"{label + ', batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
+                  f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+
+
+if __name__ == "__main__":
+    main()

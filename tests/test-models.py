@@ -1,0 +1,243 @@
+#!/usr/bin/python3
+# tests/test-models.py: every network against its plain-PyTorch reference
+# through the `cxrgen model` harness. tests/reference/MODEL.py writes a
+# fixture folder (a tiny configuration, random weights, inputs, targets and
+# the expected outputs and gradients, in float64); `cxrgen model run`
+# computes the same in float32 and `cxrgen model compare` checks it within
+# rtol 1e-4. Adding a model adds one fixture script and one line to
+# FIXTURES. Then what loading and running must refuse, by name.
+import json
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+
+from taplib import check, finish, skip
+
+try:
+    import torch
+except ImportError as e:
+    skip(f"a peer is missing: {e}")
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REFERENCE = os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", os.path.dirname(HERE)), "tests", "reference")
+sys.path.insert(0, REFERENCE)
+from common import save_safetensors  # noqa: E402
+
+# (model type, fixture script, its argument)
+FIXTURES = [
+    ("clip-text", "clip.py", "text"),
+    ("clip-vision", "clip.py", "vision"),
+    ("clip-vision", "clip.py", "whole"),
+]
+
+
+def cxrgen(*args):
+    return subprocess.run(["cxrgen", *args], capture_output=True, text=True)
+
+
+def make_fixture(tmp, script, kind):
+    folder = os.path.join(tmp, f"{script[:-3]}-{kind}")
+    os.makedirs(folder, exist_ok=True)
+    r = subprocess.run(["/usr/bin/python3", os.path.join(REFERENCE, script), kind, folder], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        raise RuntimeError(r.stderr)
+    return folder
+
+
+def run_fixture(model_type, folder, out, extra=()):
+    args = ["model", "run", model_type, "--inputs", f"{folder}/inputs.safetensors", "-o", out, *extra]
+    if not any(a in ("--weights", "--config") for a in extra):
+        args += ["--model-dir", folder]
+    if os.path.exists(f"{folder}/target.safetensors"):
+        args += ["--target", f"{folder}/target.safetensors"]
+    return cxrgen(*args)
+
+
+def read_header(path):
+    with open(path, "rb") as fp:
+        n = struct.unpack("<Q", fp.read(8))[0]
+        return json.loads(fp.read(n))
+
+
+def load(path):
+    """safetensors -> {name: float64 tensor} (F32/I64 only, as the fixtures are written)."""
+    header = read_header(path)
+    with open(path, "rb") as fp:
+        n = struct.unpack("<Q", fp.read(8))[0]
+        data = fp.read()[n:]
+    out = {}
+    for name, e in header.items():
+        if name == "__metadata__":
+            continue
+        a, b = e["data_offsets"]
+        dtype = {"F32": torch.float32, "I64": torch.int64, "F64": torch.float64}[e["dtype"]]
+        out[name] = torch.frombuffer(bytearray(data[a:b]), dtype=dtype).reshape(e["shape"])
+    return out
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    folders = {}
+    for model_type, script, kind in FIXTURES:
+        name = f"{model_type} ({script} {kind})"
+        try:
+            folder = folders[(script, kind)] = make_fixture(tmp, script, kind)
+        except RuntimeError as e:
+            check(f"{name}: the reference writes its fixture", False, str(e))
+            continue
+        out = os.path.join(folder, "out.safetensors")
+        r = run_fixture(model_type, folder, out)
+        check(f"{name}: cxrgen model run", r.returncode == 0, r.stderr)
+        if r.returncode != 0:
+            continue
+        c = cxrgen("model", "compare", out, f"{folder}/expected.safetensors", "--rtol", "1e-4", "--atol", "1e-6")
+        n_grads = sum(1 for k in read_header(f"{folder}/expected.safetensors") if k.startswith("grad."))
+        check(f"{name}: outputs{' and %d gradients' % n_grads if n_grads else ''} match PyTorch (rtol 1e-4)",
+              c.returncode == 0, c.stdout[-3000:])
+
+    text = folders.get(("clip.py", "text"))
+    vision = folders.get(("clip.py", "vision"))
+    whole = folders.get(("clip.py", "whole"))
+    if text is None or vision is None or whole is None:
+        finish()
+
+    # The whole-CLIP file: the text tower takes its text_config and skips
+    # the vision tensors, without calling them unknown.
+    r = cxrgen("model", "run", "clip-text", "--model-dir", whole, "--inputs", f"{text}/inputs.safetensors",
+               "-o", f"{tmp}/whole-text.safetensors")
+    check("clip-text loads a whole CLIP checkpoint, skipping the other tower quietly",
+          r.returncode == 0 and "unknown tensor" not in r.stderr, r.stderr)
+    if r.returncode == 0:
+        names = set(read_header(f"{tmp}/whole-text.safetensors"))
+        check("... with text_embeds from text_projection", "text_embeds" in names, str(names))
+
+    # f16 and bf16 weights load, converted exactly: the same outputs, bit
+    # for bit, as float32 weights holding the same rounded values
+    params = load(f"{vision}/model.safetensors")
+    for dtype in (torch.float16, torch.bfloat16):
+        outs = []
+        for stored in (dtype, torch.float32):
+            d = os.path.join(tmp, f"half-{str(dtype)[6:]}-{str(stored)[6:]}")
+            os.makedirs(d)
+            save_safetensors(f"{d}/model.safetensors", {k: v.to(dtype) for k, v in params.items()}, dtype=stored)
+            with open(f"{vision}/config.json") as fp, open(f"{d}/config.json", "w") as out:
+                out.write(fp.read())
+            r = cxrgen("model", "run", "clip-vision", "--model-dir", d, "--inputs", f"{vision}/inputs.safetensors",
+                       "-o", f"{d}/out.safetensors")
+            outs.append((r, f"{d}/out.safetensors"))
+        c = cxrgen("model", "compare", outs[0][1], outs[1][1], "--rtol", "0", "--atol", "0")
+        check(f"{str(dtype)[6:]} weights load as their exact float32 values",
+              all(r.returncode == 0 for r, _ in outs) and c.returncode == 0,
+              "".join(r.stderr for r, _ in outs) + c.stdout[-2000:])
+
+    # Loading is strict and explains itself.
+    def variant(name, config=None, drop=None, reshape=None, extra=None):
+        d = os.path.join(tmp, name)
+        os.makedirs(d)
+        with open(f"{vision}/config.json") as fp:
+            cfg = json.load(fp)
+        cfg.update(config or {})
+        for key in [k for k, v in cfg.items() if v is None]:
+            del cfg[key]
+        with open(f"{d}/config.json", "w") as fp:
+            json.dump(cfg, fp)
+        p = dict(params)
+        if drop:
+            del p[drop]
+        if reshape:
+            p[reshape[0]] = torch.zeros(reshape[1])
+        p.update(extra or {})
+        save_safetensors(f"{d}/model.safetensors", p)
+        return cxrgen("model", "run", "clip-vision", "--model-dir", d, "--inputs", f"{vision}/inputs.safetensors",
+                      "-o", f"{d}/out.safetensors")
+
+    r = variant("missing", drop="vision_model.encoder.layers.1.mlp.fc2.bias")
+    check("a missing tensor is an error that names it", r.returncode == 1 and
+          "vision_model.encoder.layers.1.mlp.fc2.bias" in r.stderr and "missing" in r.stderr, r.stderr)
+    r = variant("misshapen", reshape=("vision_model.embeddings.patch_embedding.weight", (32, 3, 4, 4)))
+    check("a misshapen tensor is an error that says both shapes", r.returncode == 1 and
+          "expected [32, 3, 8, 8], got [32, 3, 4, 4]" in r.stderr, r.stderr)
+    r = variant("unknown-tensor", extra={"vision_model.extra.weight": torch.zeros(3)})
+    check("an unknown tensor is a warning that names it", r.returncode == 0 and
+          "warning" in r.stderr and "vision_model.extra.weight" in r.stderr, r.stderr)
+    r = variant("unknown-key", config={"num_hiden_layers": 2})
+    check("an unknown configuration key is an error that names it", r.returncode == 1 and
+          '"num_hiden_layers"' in r.stderr and "config.json" in r.stderr, r.stderr)
+    r = variant("missing-key", config={"patch_size": None})
+    check("a missing configuration key is an error that names it", r.returncode == 1 and
+          '"patch_size"' in r.stderr and "missing" in r.stderr, r.stderr)
+    r = variant("bad-key", config={"hidden_size": "wide"})
+    check("a configuration value of the wrong type is an error that names it", r.returncode == 1 and
+          '"hidden_size"' in r.stderr and "integer" in r.stderr, r.stderr)
+    r = cxrgen("model", "run", "clip-text", "--model-dir", vision, "--inputs", f"{text}/inputs.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("a configuration of another model is an error", r.returncode == 1 and "config.json" in r.stderr, r.stderr)
+
+    # Inputs are checked by name and shape.
+    save_safetensors(f"{tmp}/wrong-name.safetensors", {"pixels": torch.zeros(1, 3, 32, 32)})
+    r = cxrgen("model", "run", "clip-vision", "--model-dir", vision, "--inputs", f"{tmp}/wrong-name.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("a missing input is named, with what the model takes", r.returncode == 1 and
+          '"pixel_values"' in r.stderr and "takes" in r.stderr, r.stderr)
+    save_safetensors(f"{tmp}/extra.safetensors", {"pixel_values": torch.zeros(1, 3, 32, 32), "mask": torch.zeros(1)})
+    r = cxrgen("model", "run", "clip-vision", "--model-dir", vision, "--inputs", f"{tmp}/extra.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("an unknown input is named", r.returncode == 1 and '"mask"' in r.stderr, r.stderr)
+    save_safetensors(f"{tmp}/small.safetensors", {"pixel_values": torch.zeros(1, 3, 16, 16)})
+    r = cxrgen("model", "run", "clip-vision", "--model-dir", vision, "--inputs", f"{tmp}/small.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("an input of the wrong shape is an error that says the shape expected", r.returncode == 1 and
+          "[N, 3, 32, 32]" in r.stderr and not os.path.exists(f"{tmp}/x.safetensors"), r.stderr)
+    save_safetensors(f"{tmp}/float-ids.safetensors", {"input_ids": torch.zeros(1, 4)})
+    r = cxrgen("model", "run", "clip-text", "--model-dir", text, "--inputs", f"{tmp}/float-ids.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("an input of the wrong type is an error", r.returncode == 1 and "input_ids" in r.stderr and
+          "integers" in r.stderr, r.stderr)
+    save_safetensors(f"{tmp}/big-ids.safetensors", {"input_ids": torch.tensor([[0, 1, 999]])})
+    r = cxrgen("model", "run", "clip-text", "--model-dir", text, "--inputs", f"{tmp}/big-ids.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("an id outside the vocabulary is an error that names its place", r.returncode == 1 and
+          "input_ids[0][2] = 999" in r.stderr, r.stderr)
+    save_safetensors(f"{tmp}/bad-target.safetensors", {"pooler_output": torch.zeros(5, 5)})
+    r = cxrgen("model", "run", "clip-vision", "--model-dir", vision, "--inputs", f"{vision}/inputs.safetensors",
+               "-o", f"{tmp}/x.safetensors", "--target", f"{tmp}/bad-target.safetensors")
+    check("a target that does not fit its output is an error", r.returncode == 1 and "pooler_output" in r.stderr,
+          r.stderr)
+    r = cxrgen("model", "run", "no-such-model", "--model-dir", vision, "--inputs", f"{vision}/inputs.safetensors",
+               "-o", f"{tmp}/x.safetensors")
+    check("an unknown model type exits 3", r.returncode == 3, r.stderr)
+
+    # compare: exit 1 on a difference, and names the worst element
+    expected = load(f"{vision}/expected.safetensors")
+    expected["pooler_output"] = expected["pooler_output"].clone()
+    expected["pooler_output"][1, 3] += 0.5
+    del expected["last_hidden_state"]
+    expected["only_here"] = torch.zeros(2)
+    save_safetensors(f"{tmp}/changed.safetensors", expected)
+    c = cxrgen("model", "compare", f"{tmp}/changed.safetensors", f"{vision}/expected.safetensors")
+    check("compare fails on a changed element and points at it", c.returncode == 1 and
+          "pooler_output" in c.stdout and "FAIL" in c.stdout and "[1, 3]" in c.stdout, c.stdout)
+    check("compare lists tensors on one side only", "only_here" in c.stdout and "last_hidden_state" in c.stdout and
+          "only in" in c.stdout, c.stdout)
+    c = cxrgen("model", "compare", f"{vision}/expected.safetensors", f"{vision}/expected.safetensors")
+    check("compare passes a file against itself", c.returncode == 0, c.stdout)
+
+    # list and bench
+    r = cxrgen("model", "list")
+    check("model list names each type with its inputs and outputs", r.returncode == 0 and
+          all(t in r.stdout for t in ("clip-text", "clip-vision", "densenet", "input_ids", "pooler_output")), r.stdout)
+    for train in (False, True):
+        args = ["model", "bench", "clip-text", "--config", f"{text}/config.json", "--batch", "2", "--repeat", "2",
+                "--json"] + (["--train"] if train else [])
+        r = cxrgen(*args)
+        try:
+            result = json.loads(r.stdout)
+        except ValueError:
+            result = {}
+        check(f"model bench{' --train' if train else ''} on random weights reports time, GFLOP/s and memory",
+              r.returncode == 0 and result.get("median_ms", 0) > 0 and result.get("gflops", 0) > 0 and
+              result.get("peak_bytes", 0) > 0 and result.get("train") is train, r.stdout + r.stderr)
+
+finish()
