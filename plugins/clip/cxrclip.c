@@ -593,6 +593,30 @@ cxr_clip_text_get_hidden_size (CxrClipText *self)
 }
 
 /**
+ * cxr_clip_text_get_max_positions:
+ * @self: a prepared text model
+ *
+ * Returns: the most tokens it takes (77)
+ */
+guint
+cxr_clip_text_get_max_positions (CxrClipText *self)
+{
+  return self->positions;
+}
+
+/**
+ * cxr_clip_text_get_vocab_size:
+ * @self: a prepared text model
+ *
+ * Returns: the number of token ids it knows
+ */
+guint
+cxr_clip_text_get_vocab_size (CxrClipText *self)
+{
+  return self->vocab;
+}
+
+/**
  * cxr_clip_vision_get_image_size:
  * @self: a prepared vision model
  *

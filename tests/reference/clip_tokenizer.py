@@ -1,0 +1,150 @@
+# tests/reference/clip_tokenizer.py: an independent Python reading of the
+# Hugging Face CLIPTokenizer algorithm (CLIPTokenizerFast's normaliser:
+# NFC, white space collapsed, lower case; CLIP's split pattern; byte-level
+# BPE with </w> word ends), and a small BPE vocabulary learnt from a
+# corpus, for tests that need a tokenizer and its files.
+import json
+import re
+import unicodedata
+
+SPECIAL = ["<|startoftext|>", "<|endoftext|>"]
+
+
+def bytes_to_unicode():
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(0xA1, 0xAC + 1)) + list(range(0xAE, 0xFF + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, map(chr, cs)))
+
+
+BYTES = bytes_to_unicode()
+
+
+def category(c):
+    cat = unicodedata.category(c)
+    if cat.startswith("L"):
+        return "L"
+    if cat.startswith("N"):
+        return "N"
+    if c.isspace():
+        return "S"
+    return "P"
+
+
+def clean(text):
+    text = unicodedata.normalize("NFC", text)
+    return re.sub(r"\s+", " ", text).strip().lower()
+
+
+def pieces(text):
+    """CLIP's pattern: specials, contractions, letters+, one number, other+."""
+    out, i = [], 0
+    while i < len(text):
+        special = next((s for s in SPECIAL if text.startswith(s, i)), None)
+        if special:
+            out.append(special)
+            i += len(special)
+            continue
+        c = text[i]
+        if c.isspace():
+            i += 1
+            continue
+        m = re.match(r"'s|'t|'re|'ve|'m|'ll|'d", text[i:])
+        if m:
+            out.append(m.group(0))
+            i += len(m.group(0))
+            continue
+        kind = category(c)
+        j = i + 1
+        if kind == "L":
+            while j < len(text) and category(text[j]) == "L":
+                j += 1
+        elif kind == "P":
+            while j < len(text) and category(text[j]) == "P" and not any(text.startswith(s, j) for s in SPECIAL):
+                j += 1
+        out.append(text[i:j])
+        i = j
+    return out
+
+
+def bpe(piece, ranks):
+    word = [BYTES[b] for b in piece.encode()]
+    word[-1] += "</w>"
+    while len(word) > 1:
+        pairs = [(ranks.get((a, b), 1e9), k) for k, (a, b) in enumerate(zip(word, word[1:]))]
+        rank, _ = min(pairs)
+        if rank == 1e9:
+            break
+        first, second = next((word[k], word[k + 1]) for r, k in pairs if r == rank)
+        new, k = [], 0
+        while k < len(word):
+            if k < len(word) - 1 and word[k] == first and word[k + 1] == second:
+                new.append(first + second)
+                k += 2
+            else:
+                new.append(word[k])
+                k += 1
+        word = new
+    return word
+
+
+def reference_tokens(text, ranks):
+    out = []
+    for p in pieces(clean(text)):
+        out += [p] if p in SPECIAL else bpe(p, ranks)
+    return out
+
+
+def learn(corpus, n_merges):
+    """A small BPE vocabulary: byte symbols, then the most frequent pairs."""
+    words = {}
+    for text in corpus:
+        for p in pieces(clean(text)):
+            if p in SPECIAL:
+                continue
+            w = tuple([BYTES[b] for b in p.encode()][:-1] + [BYTES[p.encode()[-1]] + "</w>"])
+            words[w] = words.get(w, 0) + 1
+    merges = []
+    for _ in range(n_merges):
+        counts = {}
+        for w, n in words.items():
+            for pair in zip(w, w[1:]):
+                counts[pair] = counts.get(pair, 0) + n
+        if not counts:
+            break
+        best = max(sorted(counts), key=lambda p: counts[p])
+        merges.append(best)
+        new_words = {}
+        for w, n in words.items():
+            out, k = [], 0
+            while k < len(w):
+                if k < len(w) - 1 and (w[k], w[k + 1]) == best:
+                    out.append(w[k] + w[k + 1])
+                    k += 2
+                else:
+                    out.append(w[k])
+                    k += 1
+            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
+        words = new_words
+    vocab = list(BYTES.values()) + [c + "</w>" for c in BYTES.values()]
+    vocab += [a + b for a, b in merges]
+    vocab += SPECIAL
+    return {t: i for i, t in enumerate(dict.fromkeys(vocab))}, merges
+
+
+def write_files(folder, vocab, merges):
+    """vocab.json and merges.txt as Hugging Face ships them."""
+    with open(f"{folder}/vocab.json", "w") as fp:
+        json.dump(vocab, fp, ensure_ascii=False)
+    with open(f"{folder}/merges.txt", "w") as fp:
+        fp.write("#version: 0.2\n" + "".join(f"{a} {b}\n" for a, b in merges))
+
+
+def encode(text, vocab, ranks, max_length=77):
+    ids = [vocab[t] for t in reference_tokens(text, ranks)][: max_length - 2]
+    return [vocab[SPECIAL[0]]] + ids + [vocab[SPECIAL[1]]]
