@@ -27,6 +27,7 @@
 #include "eval/cxr-metrics.h"
 #include "io/cxr-image.h"
 #include "text/cxr-tokenizer.h"
+#include "diffusion/cxr-noise-scheduler.h"
 #undef CXR_INSIDE
 
 /**
