@@ -188,6 +188,21 @@ cxr_config_has_key (CxrConfig *self, const gchar *key)
   return v != NULL;
 }
 
+/**
+ * cxr_config_is_list:
+ * @self: a configuration
+ * @key: a key
+ *
+ * Returns: whether the value at @key is a list (diffusers writes some
+ *   keys as one number or one per block)
+ */
+gboolean
+cxr_config_is_list (CxrConfig *self, const gchar *key)
+{
+  g_autoptr (GVariant) v = lookup (self, key);
+  return v != NULL && g_variant_is_of_type (v, G_VARIANT_TYPE ("av"));
+}
+
 static gboolean
 as_int (GVariant *v, gint64 *out)
 {
@@ -355,6 +370,47 @@ cxr_config_get_int_list (CxrConfig *self, const gchar *key, guint *n_values)
     }
   *n_values = (guint) n;
   return g_steal_pointer (&out);
+}
+
+/**
+ * cxr_config_get_string_list:
+ * @self: a configuration
+ * @key: a key
+ *
+ * Returns: (transfer full) (nullable): the strings of the list at @key
+ *   (diffusers' block types), or %NULL when @key is absent or not a list
+ *   of strings (a problem then)
+ */
+gchar **
+cxr_config_get_string_list (CxrConfig *self, const gchar *key)
+{
+  g_autoptr (GVariant) v = lookup (self, key);
+  GStrvBuilder *builder;
+  gchar **out;
+
+  if (v == NULL)
+    return NULL;
+  if (!g_variant_is_of_type (v, G_VARIANT_TYPE ("av")))
+    {
+      cxr_config_fail (self, key, "a list of strings expected");
+      return NULL;
+    }
+  builder = g_strv_builder_new ();
+  for (gsize i = 0; i < g_variant_n_children (v); i++)
+    {
+      g_autoptr (GVariant) boxed = g_variant_get_child_value (v, i);
+      g_autoptr (GVariant) item = g_variant_get_variant (boxed);
+      if (!g_variant_is_of_type (item, G_VARIANT_TYPE_STRING))
+        {
+          cxr_config_fail (self, key, "a list of strings expected");
+          g_strv_builder_unref (builder);
+          return NULL;
+        }
+      g_strv_builder_add (builder, g_variant_get_string (item, NULL));
+    }
+  out = g_strv_builder_end (builder);
+  g_strv_builder_unref (builder);
+  return out;
 }
 
 /**

@@ -32,12 +32,14 @@ void cxr_config_unref (CxrConfig *self);
 
 const gchar *cxr_config_get_origin (CxrConfig *self);
 gboolean cxr_config_has_key (CxrConfig *self, const gchar *key);
+gboolean cxr_config_is_list (CxrConfig *self, const gchar *key);
 gint64 cxr_config_get_int (CxrConfig *self, const gchar *key, gint64 fallback);
 gint64 cxr_config_require_int (CxrConfig *self, const gchar *key);
 gdouble cxr_config_get_double (CxrConfig *self, const gchar *key, gdouble fallback);
 const gchar *cxr_config_get_string (CxrConfig *self, const gchar *key, const gchar *fallback);
 gboolean cxr_config_get_boolean (CxrConfig *self, const gchar *key, gboolean fallback);
 gint64 *cxr_config_get_int_list (CxrConfig *self, const gchar *key, guint *n_values);
+gchar **cxr_config_get_string_list (CxrConfig *self, const gchar *key);
 CxrConfig *cxr_config_get_child (CxrConfig *self, const gchar *key);
 void cxr_config_ignore (CxrConfig *self, const gchar *const *keys);
 void cxr_config_fail (CxrConfig *self, const gchar *key, const gchar *format, ...) G_GNUC_PRINTF (3, 4);

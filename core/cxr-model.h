@@ -44,6 +44,11 @@ G_DECLARE_DERIVABLE_TYPE (CxrModel, cxr_model, CXR, MODEL, GObject)
  * @ignored_tensors: patterns (g_pattern_match_simple()) of tensor names
  *   in checkpoints that the model knows and does not use, so they are not
  *   reported as unknown
+ * @tensor_aliases: pairs of name parts (the model's, then another spelling
+ *   that checkpoints use, such as "to_q." and "query." of older VAE
+ *   files), %NULL-terminated: a parameter missing from the weights is
+ *   looked up under each other spelling; a pair whose first part is a
+ *   whole name maps it to another whole name (tied weights)
  *
  * The virtual functions of a model, and what it says about itself.
  */
@@ -61,9 +66,10 @@ struct _CxrModelClass {
   const gchar *const *outputs;
   const gchar *default_config;
   const gchar *const *ignored_tensors;
+  const gchar *const *tensor_aliases;
 
   /*< private >*/
-  gpointer padding[12];
+  gpointer padding[11];
 };
 
 const gchar *cxr_model_get_name (CxrModel *self);

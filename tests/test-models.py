@@ -25,11 +25,16 @@ REFERENCE = os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", os.path.dirname(HE
 sys.path.insert(0, REFERENCE)
 from common import save_safetensors  # noqa: E402
 
-# (model type, fixture script, its argument)
+# (model type, fixture script, its argument, absolute tolerance): rtol is
+# 1e-4 for all; atol 1e-6, or 1e-5 for the VAE, whose outputs are of order
+# 1 after 20 convolutions (its errors stay near 1e-6 of that scale)
 FIXTURES = [
-    ("clip-text", "clip.py", "text"),
-    ("clip-vision", "clip.py", "vision"),
-    ("clip-vision", "clip.py", "whole"),
+    ("clip-text", "clip.py", "text", "1e-6"),
+    ("clip-vision", "clip.py", "vision", "1e-6"),
+    ("clip-vision", "clip.py", "whole", "1e-6"),
+    ("sd-unet", "sd.py", "unet", "1e-6"),
+    ("sd-vae", "sd.py", "vae", "1e-5"),
+    ("sd-vae", "sd.py", "vae-old", "1e-5"),
 ]
 
 
@@ -80,7 +85,7 @@ def load(path):
 
 with tempfile.TemporaryDirectory() as tmp:
     folders = {}
-    for model_type, script, kind in FIXTURES:
+    for model_type, script, kind, atol in FIXTURES:
         name = f"{model_type} ({script} {kind})"
         try:
             folder = folders[(script, kind)] = make_fixture(tmp, script, kind)
@@ -92,7 +97,7 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"{name}: cxrgen model run", r.returncode == 0, r.stderr)
         if r.returncode != 0:
             continue
-        c = cxrgen("model", "compare", out, f"{folder}/expected.safetensors", "--rtol", "1e-4", "--atol", "1e-6")
+        c = cxrgen("model", "compare", out, f"{folder}/expected.safetensors", "--rtol", "1e-4", "--atol", atol)
         n_grads = sum(1 for k in read_header(f"{folder}/expected.safetensors") if k.startswith("grad."))
         check(f"{name}: outputs{' and %d gradients' % n_grads if n_grads else ''} match PyTorch (rtol 1e-4)",
               c.returncode == 0, c.stdout[-3000:])
@@ -208,6 +213,36 @@ with tempfile.TemporaryDirectory() as tmp:
     r = cxrgen("model", "run", "no-such-model", "--model-dir", vision, "--inputs", f"{vision}/inputs.safetensors",
                "-o", f"{tmp}/x.safetensors")
     check("an unknown model type exits 3", r.returncode == 3, r.stderr)
+
+    # the UNet's configuration and inputs
+    unet = folders.get(("sd.py", "unet"))
+    if unet:
+        with open(f"{unet}/config.json") as fp:
+            cfg = json.load(fp)
+        for key, value, words in (("down_block_types", ["SimpleCrossAttnDownBlock2D", "DownBlock2D"],
+                                   "SimpleCrossAttnDownBlock2D"),
+                                  ("norm_num_groups", 5, "groups"),
+                                  ("attention_head_dim", [2, 2, 2], "3 values")):
+            d = os.path.join(tmp, f"unet-{key}")
+            os.makedirs(d)
+            with open(f"{d}/config.json", "w") as fp:
+                json.dump(dict(cfg, **{key: value}), fp)
+            r = cxrgen("model", "run", "sd-unet", "--config", f"{d}/config.json", "--weights",
+                       f"{unet}/model.safetensors", "--inputs", f"{unet}/inputs.safetensors", "-o", f"{d}/o.safetensors")
+            check(f"an unsupported UNet {key} is an error that names the key", r.returncode == 1 and
+                  f'"{key}"' in r.stderr and words in r.stderr, r.stderr)
+        save_safetensors(f"{tmp}/unet-ctx.safetensors", {"sample": torch.zeros(2, 4, 8, 8), "timestep": torch.tensor([1]),
+                                                          "encoder_hidden_states": torch.zeros(2, 5, 7)})
+        r = cxrgen("model", "run", "sd-unet", "--model-dir", unet, "--inputs", f"{tmp}/unet-ctx.safetensors",
+                   "-o", f"{tmp}/x.safetensors")
+        check("a context of the wrong width is an error that says the width expected", r.returncode == 1 and
+              "encoder_hidden_states" in r.stderr and "[2, L, 12]" in r.stderr, r.stderr)
+        save_safetensors(f"{tmp}/unet-odd.safetensors", {"sample": torch.zeros(1, 4, 7, 8), "timestep": torch.tensor([1]),
+                                                          "encoder_hidden_states": torch.zeros(1, 5, 12)})
+        r = cxrgen("model", "run", "sd-unet", "--model-dir", unet, "--inputs", f"{tmp}/unet-odd.safetensors",
+                   "-o", f"{tmp}/x.safetensors")
+        check("latents the UNet cannot halve are an error", r.returncode == 1 and "multiples of 2" in r.stderr,
+              r.stderr)
 
     # compare: exit 1 on a difference, and names the worst element
     expected = load(f"{vision}/expected.safetensors")
