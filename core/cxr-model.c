@@ -754,6 +754,156 @@ static void cxr_image_encoder_default_init (CxrImageEncoderInterface *iface) {}
 G_DEFINE_INTERFACE (CxrAutoencoder, cxr_autoencoder, CXR_TYPE_MODEL)
 static void cxr_autoencoder_default_init (CxrAutoencoderInterface *iface) {}
 
+static gboolean
+role_ready (gpointer self, gboolean implemented, GError **error)
+{
+  if (!implemented)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s does not implement this role's method",
+                   G_OBJECT_TYPE_NAME (self));
+      return FALSE;
+    }
+  if (!cxr_model_is_prepared (CXR_MODEL (self)))
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s: used before it was prepared",
+                   G_OBJECT_TYPE_NAME (self));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/**
+ * cxr_denoiser_predict:
+ * @self: a prepared denoiser
+ * @tape: (nullable): where to record, for training
+ * @sample: noisy latents [N, C, H, W]
+ * @timesteps: F32 [N]
+ * @context: [N, L, D]
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the prediction, the shape of @sample
+ */
+CxrTensor *
+cxr_denoiser_predict (CxrDenoiser *self, CxrTape *tape, CxrTensor *sample, CxrTensor *timesteps, CxrTensor *context,
+                      GError **error)
+{
+  CxrDenoiserInterface *iface;
+
+  g_return_val_if_fail (CXR_IS_DENOISER (self), NULL);
+  iface = CXR_DENOISER_GET_IFACE (self);
+  if (!role_ready (self, iface->predict != NULL, error))
+    return NULL;
+  return iface->predict (self, tape, sample, timesteps, context, error);
+}
+
+/**
+ * cxr_denoiser_get_latent_channels:
+ * @self: a prepared denoiser
+ *
+ * Returns: the channels of the latents it denoises
+ */
+guint
+cxr_denoiser_get_latent_channels (CxrDenoiser *self)
+{
+  g_return_val_if_fail (CXR_IS_DENOISER (self), 0);
+  return CXR_DENOISER_GET_IFACE (self)->get_latent_channels (self);
+}
+
+/**
+ * cxr_denoiser_get_context_width:
+ * @self: a prepared denoiser
+ *
+ * Returns: the width of the context tokens it reads
+ */
+guint
+cxr_denoiser_get_context_width (CxrDenoiser *self)
+{
+  g_return_val_if_fail (CXR_IS_DENOISER (self), 0);
+  return CXR_DENOISER_GET_IFACE (self)->get_context_width (self);
+}
+
+/**
+ * cxr_autoencoder_encode:
+ * @self: a prepared autoencoder
+ * @tape: (nullable): where to record
+ * @images: [N, 3, H, W] in [-1, 1]
+ * @logvar: (out) (optional) (transfer full): the log-variance
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the latent mean, unscaled
+ */
+CxrTensor *
+cxr_autoencoder_encode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, CxrTensor **logvar, GError **error)
+{
+  CxrAutoencoderInterface *iface;
+
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), NULL);
+  iface = CXR_AUTOENCODER_GET_IFACE (self);
+  if (!role_ready (self, iface->encode != NULL, error))
+    return NULL;
+  return iface->encode (self, tape, images, logvar, error);
+}
+
+/**
+ * cxr_autoencoder_decode:
+ * @self: a prepared autoencoder
+ * @tape: (nullable): where to record
+ * @latents: unscaled latents
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the images, about [-1, 1]
+ */
+CxrTensor *
+cxr_autoencoder_decode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *latents, GError **error)
+{
+  CxrAutoencoderInterface *iface;
+
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), NULL);
+  iface = CXR_AUTOENCODER_GET_IFACE (self);
+  if (!role_ready (self, iface->decode != NULL, error))
+    return NULL;
+  return iface->decode (self, tape, latents, error);
+}
+
+/**
+ * cxr_autoencoder_get_scaling_factor:
+ * @self: a prepared autoencoder
+ *
+ * Returns: the factor on latents as the denoiser sees them
+ */
+gdouble
+cxr_autoencoder_get_scaling_factor (CxrAutoencoder *self)
+{
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), 1.0);
+  return CXR_AUTOENCODER_GET_IFACE (self)->get_scaling_factor (self);
+}
+
+/**
+ * cxr_autoencoder_get_latent_channels:
+ * @self: a prepared autoencoder
+ *
+ * Returns: the channels of its latents
+ */
+guint
+cxr_autoencoder_get_latent_channels (CxrAutoencoder *self)
+{
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), 0);
+  return CXR_AUTOENCODER_GET_IFACE (self)->get_latent_channels (self);
+}
+
+/**
+ * cxr_autoencoder_get_downscale:
+ * @self: a prepared autoencoder
+ *
+ * Returns: the side of an image over the side of its latent
+ */
+guint
+cxr_autoencoder_get_downscale (CxrAutoencoder *self)
+{
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), 1);
+  return CXR_AUTOENCODER_GET_IFACE (self)->get_downscale (self);
+}
+
 G_DEFINE_INTERFACE (CxrTextDecoder, cxr_text_decoder, CXR_TYPE_MODEL)
 static void cxr_text_decoder_default_init (CxrTextDecoderInterface *iface) {}
 

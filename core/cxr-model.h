@@ -100,13 +100,28 @@ G_DECLARE_INTERFACE (CxrDenoiser, cxr_denoiser, CXR, DENOISER, CxrModel)
 /**
  * CxrDenoiserInterface:
  * @parent_iface: the parent interface
+ * @predict: the prediction (noise or v) for noisy latents [N, C, H, W] at
+ *   @timesteps [N] (F32), given @context [N, L, D]; recorded on @tape
+ *   when given
+ * @get_latent_channels: the C of the latents it denoises
+ * @get_context_width: the D of the context it reads
  *
  * Role of a diffusion backbone (SD UNet, U-ViT): predicts the noise in a
  * latent at a timestep, given a context of tokens.
  */
 struct _CxrDenoiserInterface {
   GTypeInterface parent_iface;
+
+  CxrTensor *(*predict) (CxrDenoiser *self, CxrTape *tape, CxrTensor *sample, CxrTensor *timesteps,
+                         CxrTensor *context, GError **error);
+  guint (*get_latent_channels) (CxrDenoiser *self);
+  guint (*get_context_width) (CxrDenoiser *self);
 };
+
+CxrTensor *cxr_denoiser_predict (CxrDenoiser *self, CxrTape *tape, CxrTensor *sample, CxrTensor *timesteps,
+                                 CxrTensor *context, GError **error);
+guint cxr_denoiser_get_latent_channels (CxrDenoiser *self);
+guint cxr_denoiser_get_context_width (CxrDenoiser *self);
 
 #define CXR_TYPE_TEXT_ENCODER (cxr_text_encoder_get_type ())
 G_DECLARE_INTERFACE (CxrTextEncoder, cxr_text_encoder, CXR, TEXT_ENCODER, CxrModel)
@@ -139,12 +154,33 @@ G_DECLARE_INTERFACE (CxrAutoencoder, cxr_autoencoder, CXR, AUTOENCODER, CxrModel
 /**
  * CxrAutoencoderInterface:
  * @parent_iface: the parent interface
+ * @encode: images [N, 3, H, W] in [-1, 1] to the mean of their latent
+ *   distribution (unscaled), and its log-variance when asked
+ * @decode: unscaled latents to images in about [-1, 1]
+ * @get_scaling_factor: what the latents are multiplied by for the
+ *   denoiser (SD: 0.18215)
+ * @get_latent_channels: the channels of the latents
+ * @get_downscale: the side of an image over the side of its latent (8)
  *
  * Role of an image autoencoder (the SD VAE): images to latents and back.
  */
 struct _CxrAutoencoderInterface {
   GTypeInterface parent_iface;
+
+  CxrTensor *(*encode) (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, CxrTensor **logvar,
+                        GError **error);
+  CxrTensor *(*decode) (CxrAutoencoder *self, CxrTape *tape, CxrTensor *latents, GError **error);
+  gdouble (*get_scaling_factor) (CxrAutoencoder *self);
+  guint (*get_latent_channels) (CxrAutoencoder *self);
+  guint (*get_downscale) (CxrAutoencoder *self);
 };
+
+CxrTensor *cxr_autoencoder_encode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, CxrTensor **logvar,
+                                   GError **error);
+CxrTensor *cxr_autoencoder_decode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *latents, GError **error);
+gdouble cxr_autoencoder_get_scaling_factor (CxrAutoencoder *self);
+guint cxr_autoencoder_get_latent_channels (CxrAutoencoder *self);
+guint cxr_autoencoder_get_downscale (CxrAutoencoder *self);
 
 #define CXR_TYPE_TEXT_DECODER (cxr_text_decoder_get_type ())
 G_DECLARE_INTERFACE (CxrTextDecoder, cxr_text_decoder, CXR, TEXT_DECODER, CxrModel)

@@ -76,10 +76,10 @@ struct _CxrSdVae {
   VaeConfig c;
 };
 
-static void cxr_sd_unet_role_init (CxrDenoiserInterface *iface) {}
+static void cxr_sd_unet_role_init (CxrDenoiserInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrSdUnet, cxr_sd_unet, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_DENOISER, cxr_sd_unet_role_init))
-static void cxr_sd_vae_role_init (CxrAutoencoderInterface *iface) {}
+static void cxr_sd_vae_role_init (CxrAutoencoderInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrSdVae, cxr_sd_vae, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_AUTOENCODER, cxr_sd_vae_role_init))
 
@@ -1148,4 +1148,73 @@ cxr_sd_vae_class_init (CxrSdVaeClass *klass)
 static void
 cxr_sd_vae_init (CxrSdVae *self)
 {
+}
+
+/* ---------------------------------------------------------------- roles */
+
+static CxrTensor *
+unet_predict (CxrDenoiser *self, CxrTape *tape, CxrTensor *sample, CxrTensor *timesteps, CxrTensor *context,
+              GError **error)
+{
+  return cxr_sd_unet_forward (CXR_SD_UNET (self), tape, sample, timesteps, context, error);
+}
+
+static guint
+unet_latent_channels (CxrDenoiser *self)
+{
+  return CXR_SD_UNET (self)->c.in_channels;
+}
+
+static guint
+unet_context_width (CxrDenoiser *self)
+{
+  return CXR_SD_UNET (self)->c.cross_dim;
+}
+
+static void
+cxr_sd_unet_role_init (CxrDenoiserInterface *iface)
+{
+  iface->predict = unet_predict;
+  iface->get_latent_channels = unet_latent_channels;
+  iface->get_context_width = unet_context_width;
+}
+
+static CxrTensor *
+vae_encode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, CxrTensor **logvar, GError **error)
+{
+  return cxr_sd_vae_encode (CXR_SD_VAE (self), tape, images, logvar, error);
+}
+
+static CxrTensor *
+vae_decode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *latents, GError **error)
+{
+  return cxr_sd_vae_decode (CXR_SD_VAE (self), tape, latents, error);
+}
+
+static gdouble
+vae_scaling (CxrAutoencoder *self)
+{
+  return CXR_SD_VAE (self)->c.scaling_factor;
+}
+
+static guint
+vae_latent_channels (CxrAutoencoder *self)
+{
+  return CXR_SD_VAE (self)->c.latent_channels;
+}
+
+static guint
+vae_downscale (CxrAutoencoder *self)
+{
+  return 1u << (CXR_SD_VAE (self)->c.n_blocks - 1);
+}
+
+static void
+cxr_sd_vae_role_init (CxrAutoencoderInterface *iface)
+{
+  iface->encode = vae_encode;
+  iface->decode = vae_decode;
+  iface->get_scaling_factor = vae_scaling;
+  iface->get_latent_channels = vae_latent_channels;
+  iface->get_downscale = vae_downscale;
 }

@@ -242,6 +242,20 @@ def vae_mid(p, name, x, g, old_names):
     return resnet(p, f"{name}.resnets.1", t, None, g, 1e-6)
 
 
+def vae_decode(cfg, p, latents, old_names=False):
+    """Unscaled latents to images."""
+    n, layers, g = len(cfg["block_out_channels"]), cfg["layers_per_block"], cfg["norm_num_groups"]
+    z = conv(p, "post_quant_conv", latents, padding=0)
+    z = conv(p, "decoder.conv_in", z)
+    z = vae_mid(p, "decoder.mid_block", z, g, old_names)
+    for i in range(n):
+        for j in range(layers + 1):
+            z = resnet(p, f"decoder.up_blocks.{i}.resnets.{j}", z, None, g, 1e-6)
+        if i + 1 < n:
+            z = conv(p, f"decoder.up_blocks.{i}.upsamplers.0.conv", F.interpolate(z, scale_factor=2.0, mode="nearest"))
+    return conv(p, "decoder.conv_out", F.silu(gn(p, "decoder.conv_norm_out", z, g, 1e-6)))
+
+
 def vae_forward(cfg, old_names=False):
     def forward(p, inputs):
         ch, n, layers, g, lat = cfg["block_out_channels"], len(cfg["block_out_channels"]), cfg["layers_per_block"], \
@@ -256,17 +270,45 @@ def vae_forward(cfg, old_names=False):
         h = conv(p, "encoder.conv_out", F.silu(gn(p, "encoder.conv_norm_out", h, g, 1e-6)))
         h = conv(p, "quant_conv", h, padding=0)
         mean, logvar = h[:, :lat], h[:, lat:].clamp(-30.0, 20.0)
-        z = conv(p, "post_quant_conv", mean, padding=0)
-        z = conv(p, "decoder.conv_in", z)
-        z = vae_mid(p, "decoder.mid_block", z, g, old_names)
-        for i in range(n):
-            for j in range(layers + 1):
-                z = resnet(p, f"decoder.up_blocks.{i}.resnets.{j}", z, None, g, 1e-6)
-            if i + 1 < n:
-                z = conv(p, f"decoder.up_blocks.{i}.upsamplers.0.conv", F.interpolate(z, scale_factor=2.0, mode="nearest"))
-        z = conv(p, "decoder.conv_out", F.silu(gn(p, "decoder.conv_norm_out", z, g, 1e-6)))
+        z = vae_decode(cfg, p, mean, old_names)
         return {"latent_mean": mean, "latent_logvar": logvar, "sample": z}
     return forward
+
+
+def make_tiny_sd(folder, corpus, seed=1):
+    """A Stable Diffusion folder as stable-diffusion-v1-4 lays it out
+    (text_encoder/, tokenizer/, unet/, vae/) plus a CLIP vision tower
+    (clip-vision/), all tiny, random, their widths matching (12): what the
+    sampling tests and the phantom pipelines run. Returns the parameters
+    and configurations by part."""
+    import json
+    import os
+
+    import clip
+    from clip_tokenizer import SPECIAL, learn, write_files
+    from common import save_safetensors
+
+    vocab, merges = learn(corpus, 120)
+    d = UNET["cross_attention_dim"]
+    text_cfg = dict(clip.TEXT, hidden_size=d, num_attention_heads=2, intermediate_size=24, max_position_embeddings=77,
+                    vocab_size=len(vocab), eos_token_id=vocab[SPECIAL[1]])
+    vision_cfg = dict(clip.VISION, hidden_size=d, num_attention_heads=2, intermediate_size=24)
+    parts = {"text_encoder": (text_cfg, clip.text_shapes(text_cfg, 0)),
+             "clip-vision": (vision_cfg, clip.vision_shapes(vision_cfg, 0)),
+             "unet": (UNET, unet_shapes(UNET)), "vae": (VAE, vae_shapes(VAE))}
+    out = {}
+    for k, (name, (cfg, shapes)) in enumerate(parts.items()):
+        os.makedirs(f"{folder}/{name}", exist_ok=True)
+        params = random_params(shapes, seed * 100 + k)
+        with open(f"{folder}/{name}/config.json", "w") as fp:
+            json.dump(cfg, fp, indent=1)
+        save_safetensors(f"{folder}/{name}/{'model' if 'unet' not in name and 'vae' not in name else 'diffusion_pytorch_model'}"
+                         ".safetensors", params)
+        out[name] = (cfg, params)
+    os.makedirs(f"{folder}/tokenizer", exist_ok=True)
+    write_files(f"{folder}/tokenizer", vocab, merges)
+    out["tokenizer"] = (vocab, merges)
+    return out
 
 
 def main(kind, folder):
