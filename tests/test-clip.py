@@ -25,7 +25,7 @@ Cxr, GLib = need_cxr()
 sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
 import clip  # noqa: E402
 from clip_tokenizer import SPECIAL, encode, learn, write_files  # noqa: E402
-from common import random_params, save_safetensors  # noqa: E402
+from common import csv_floats, random_params, save_safetensors  # noqa: E402
 
 D = 32
 TEXT = dict(clip.TEXT, max_position_embeddings=77, hidden_size=D)
@@ -86,11 +86,6 @@ def clip_pixels(path, size):
     return np.frombuffer(t.to_bytes().get_data(), dtype=np.float32).reshape(t.get_shape())
 
 
-def columns(row, name):
-    keys = sorted((k for k in row if k.startswith(name + ".")), key=lambda k: int(k.rsplit(".", 1)[1]))
-    return np.array([float(row[k]) for k in keys])
-
-
 with tempfile.TemporaryDirectory() as tmp:
     root = f"{tmp}/phantom"
     r = cxrgen("phantom", "--out", root, "--count", "40", "--size", "64")
@@ -141,16 +136,16 @@ with tempfile.TemporaryDirectory() as tmp:
         empty = text_fn(p_text, {"input_ids": torch.tensor([encode("", vocab, ranks) + [eos] * (longest - 2)])})
     empty = empty["last_hidden_state"][0].numpy()
 
-    contexts = np.stack([columns(row, "context") for row in rows]).reshape(len(rows), -1, D)
+    contexts = np.stack([csv_floats(row, "context") for row in rows]).reshape(len(rows), -1, D)
     check("the context is [L + 1, D]: the batch's longest prompt and one image token",
           contexts.shape == (len(rows), longest + 1, D), f"{contexts.shape}, longest {longest}")
     if contexts.shape == (len(rows), longest + 1, D):
         err = np.abs(contexts[:, :longest] - hidden).max() / np.abs(hidden).max()
         check(f"its first L tokens are CLIP's hidden states of the padded prompts (rel. error {err:.1e})", err < 1e-4)
-        emb = np.stack([columns(row, "reference-embedding") for row in rows])
+        emb = np.stack([csv_floats(row, "reference-embedding") for row in rows])
         check("its last token is the reference image's embedding", np.array_equal(contexts[:, longest], emb.astype(np.float32))
               or np.abs(contexts[:, longest] - emb).max() < 1e-6)
-        unc = np.stack([columns(row, "unconditional-context") for row in rows]).reshape(len(rows), -1, D)
+        unc = np.stack([csv_floats(row, "unconditional-context") for row in rows]).reshape(len(rows), -1, D)
         err = np.abs(unc[:, :longest] - empty[None]).max() / np.abs(empty).max()
         check(f"the unconditional context is the empty prompt padded to L (rel. error {err:.1e}), then zeros",
               err < 1e-4 and np.abs(unc[:, longest]).max() == 0)
@@ -163,10 +158,10 @@ with tempfile.TemporaryDirectory() as tmp:
         px = torch.tensor(clip_pixels(row["reference-path"], 32)[None]).double()
         with torch.no_grad():
             theirs = vision_fn(p_vision, {"pixel_values": px})["pooler_output"][0].numpy()
-        worst = max(worst, np.abs(columns(row, "reference-embedding") - theirs).max() / np.abs(theirs).max())
+        worst = max(worst, np.abs(csv_floats(row, "reference-embedding") - theirs).max() / np.abs(theirs).max())
     check(f"reference embeddings are CLIP vision's pooled output of the preprocessed image ({len(with_ref)} "
           f"samples, rel. error {worst:.1e})", with_ref and worst < 1e-4)
-    check("a sample without a reference gets zeros", all(not columns(row, "reference-embedding").any() for row in without),
+    check("a sample without a reference gets zeros", all(not csv_floats(row, "reference-embedding").any() for row in without),
           f"{len(without)} without")
     # the cache: 12 samples over 3 distinct images (and 2 without), in batches of 4
     paths = [row["reference-path"] for row in with_ref[:3]]
@@ -202,7 +197,7 @@ columns=id,reference-path,reference-embedding
     cached = list(csv.DictReader(open(f"{tmp}/cache.csv"))) if r.returncode == 0 else []
     by_path = {}
     for row in cached:
-        by_path.setdefault(row["reference-path"], set()).add(tuple(columns(row, "reference-embedding")))
+        by_path.setdefault(row["reference-path"], set()).add(tuple(csv_floats(row, "reference-embedding")))
     check("each distinct reference image is embedded once (3 for 10 samples, over 3 batches), the same for each",
           r.returncode == 0 and "clip-image-embed: 3 images embedded, 7 samples served from the cache" in r.stdout and
           len(cached) == 12 and all(len(v) == 1 for v in by_path.values()) and not any(by_path[""].pop()),
@@ -216,7 +211,7 @@ columns=id,reference-path,reference-embedding
     ok = r.returncode == 0
     if ok:
         row = next(csv.DictReader(open(f"{tmp}/pad.csv")))
-        ok = len(columns(row, "context")) == 77 * D and "unconditional-context.0" not in row
+        ok = len(csv_floats(row, "context")) == 77 * D and "unconditional-context.0" not in row
     check("pad-to=77 without the image token gives [77, D], and no unconditional context when not asked", ok,
           r.stderr[-1500:])
     with open(f"{tmp}/notok.pipeline", "w") as fp:

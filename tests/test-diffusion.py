@@ -22,6 +22,7 @@ Cxr, GLib = need_cxr()
 
 sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
 import sd  # noqa: E402
+from common import csv_floats  # noqa: E402
 
 OBS = ["Atelectasis", "Cardiomegaly", "Consolidation", "Edema", "Enlarged Cardiomediastinum", "Fracture",
        "Lung Lesion", "Lung Opacity", "No Finding", "Pleural Effusion", "Pleural Other", "Pneumonia", "Pneumothorax",
@@ -84,11 +85,6 @@ columns={columns}
 """
 
 
-def columns(row, name):
-    keys = sorted((k for k in row if k.startswith(name + ".")), key=lambda k: int(k.rsplit(".", 1)[1]))
-    return np.array([float(row[k]) for k in keys])
-
-
 def run(tmp, name, **kw):
     with open(f"{tmp}/{name}.pipeline", "w") as fp:
         fp.write(pipeline(tmp, f"{tmp}/{name}.csv", **kw))
@@ -123,8 +119,8 @@ with tempfile.TemporaryDirectory() as tmp:
     acp = np.cumprod(1 - betas)
     worst = 0.0
     for row in rows[:3]:
-        ctx = torch.tensor(columns(row, "context")).reshape(1, -1, D)
-        unc = torch.tensor(columns(row, "unconditional-context")).reshape(1, -1, D)
+        ctx = torch.tensor(csv_floats(row, "context")).reshape(1, -1, D)
+        unc = torch.tensor(csv_floats(row, "unconditional-context")).reshape(1, -1, D)
         noise = Cxr.Tensor.new_randn([1, 4, 8, 8], int(row["seed"]), 0)
         x = torch.tensor(np.frombuffer(noise.to_bytes().get_data(), dtype=np.float32).reshape(1, 4, 8, 8)).double()
         with torch.no_grad():
@@ -137,12 +133,12 @@ with tempfile.TemporaryDirectory() as tmp:
                 x = np.sqrt(ap) * x0 + np.sqrt(1 - ap) * eps
             img = sd.vae_decode(vae_cfg, vae_p, x / 0.18215)
         gray = ((img.mean(1)[0] + 1) / 2).clamp(0, 1).numpy().reshape(-1)
-        worst = max(worst, np.abs(columns(row, "image") - gray).max())
+        worst = max(worst, np.abs(csv_floats(row, "image") - gray).max())
     check(f"images match PyTorch's DDIM with guidance on the same networks (max error {worst:.1e})", worst < 1e-4)
 
     r2, rows2 = run(tmp, "ddim-again")
     check("the same run twice gives the same images", r2.returncode == 0 and
-          all(np.array_equal(columns(a, "image"), columns(b, "image")) for a, b in zip(rows, rows2)), r2.stderr[-1000:])
+          all(np.array_equal(csv_floats(a, "image"), csv_floats(b, "image")) for a, b in zip(rows, rows2)), r2.stderr[-1000:])
 
     # one sample alone, from its seed (in a batch of its own)
     with open(f"{tmp}/labels.csv") as fp:
@@ -150,7 +146,7 @@ with tempfile.TemporaryDirectory() as tmp:
     with open(f"{tmp}/one-seed.csv", "w") as fp:
         fp.write(lines[0] + ",seed\n" + lines[5] + ",44\n")
     r3, one = run(tmp, "alone", labels="one-seed.csv")
-    diff = np.abs(columns(one[0], "image") - columns(rows[4], "image")).max() if one else 1.0
+    diff = np.abs(csv_floats(one[0], "image") - csv_floats(rows[4], "image")).max() if one else 1.0
     # (contexts padded to 77 tokens, as SD's pipeline pads, so that no
     # sample's context depends on its batch; the difference left is float
     # rounding: the matrix products of a batch of 1 sum in another order)
@@ -159,7 +155,7 @@ with tempfile.TemporaryDirectory() as tmp:
 
     for sampler, steps in (("pndm", 5), ("euler", 4), ("ddpm", 3)):
         r4, rows4 = run(tmp, sampler, sampler=sampler, steps=steps)
-        images = np.stack([columns(row, "image") for row in rows4]) if rows4 else np.zeros(0)
+        images = np.stack([csv_floats(row, "image") for row in rows4]) if rows4 else np.zeros(0)
         check(f"{sampler} samples ({steps} steps) give images in [0, 1]", r4.returncode == 0 and len(rows4) == 7 and
               images.min() >= 0 and images.max() <= 1 and images.std() > 0, r4.stderr[-1000:])
     r5, rows5 = run(tmp, "unguided", guidance=1.0, columns="id,seed,image")

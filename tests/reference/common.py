@@ -68,3 +68,10 @@ def write_fixture(folder, config, params, inputs, forward, targets=None):
         for k, v in list(p64.items()) + [(k, v) for k, v in i64.items() if v.is_floating_point()]:
             expected[f"grad.{k}"] = v.grad if v.grad is not None else torch.zeros_like(v)
     save_safetensors(f"{folder}/expected.safetensors", expected)
+
+
+def csv_floats(row, name):
+    """The float field NAME of a csv-sink row (columns NAME.0, NAME.1, ...)."""
+    import numpy as np
+    keys = sorted((k for k in row if k.startswith(name + ".")), key=lambda k: int(k.rsplit(".", 1)[1]))
+    return np.array([float(row[k]) for k in keys])

@@ -1,0 +1,186 @@
+#!/usr/bin/python3
+# tests/test-diffusion-train.py: diffusion-train on the phantom dataset with
+# a tiny random Stable Diffusion (tests/reference/sd.py's make_tiny_sd):
+# the validation loss (the validate split, fixed noise, measured by the
+# same stage at lr 0) drops; a run resumed from its checkpoint continues the
+# uninterrupted run's loss curve bit for bit; the trained weights load as a
+# model and sample; the errors.
+import csv
+import os
+import subprocess
+import sys
+import tempfile
+
+from taplib import check, finish, skip
+
+try:
+    import numpy as np
+    import torch  # noqa: F401 (the reference networks)
+except ImportError as e:
+    skip(f"a peer is missing: {e}")
+
+sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
+import sd  # noqa: E402
+
+
+def cxrgen(*args):
+    return subprocess.run(["cxrgen", *args], capture_output=True, text=True)
+
+
+def pipeline(tmp, out, unet, split="train", steps=0, lr="1e-3", extra="", epochs=10):
+    return f"""
+[model text]
+type=clip-text
+weights={tmp}/sd/text_encoder
+
+[model unet]
+type=sd-unet
+weights={unet}
+
+[model vae]
+type=sd-vae
+weights={tmp}/sd/vae
+
+[stage data]
+type=mimic-cxr-source
+root={tmp}/phantom
+split={split}
+image-size=16
+batch-size=4
+epochs={epochs}
+shuffle=true
+seed=9
+
+[stage prompt]
+type=label-prompt
+input=data
+
+[stage context]
+type=clip-text-encode
+input=prompt
+model=text
+pad-to=40
+
+[stage train]
+type=diffusion-train
+input=context
+denoiser=unet
+vae=vae
+lr={lr}
+max-steps={steps}
+seed=5
+{extra}
+
+[stage out]
+type=csv-sink
+input=train
+path={out}
+columns=id,step,loss
+"""
+
+
+def run(tmp, name, *args, **kw):
+    with open(f"{tmp}/{name}.pipeline", "w") as fp:
+        fp.write(pipeline(tmp, f"{tmp}/{name}.csv", *args, **kw))
+    r = cxrgen("run", f"{tmp}/{name}.pipeline", "--progress", "none")
+    losses = []
+    if r.returncode == 0:
+        seen = set()
+        for row in csv.DictReader(open(f"{tmp}/{name}.csv")):
+            key = (row["step"], row["loss"])
+            if row["loss"] and key not in seen:  # one value per batch, repeated per sample
+                seen.add(key)
+                losses.append(float(row["loss"]))
+    return r, losses
+
+
+def validation_loss(tmp, name, unet):
+    r, losses = run(tmp, name, unet, split="validate", lr="0", epochs=3)
+    return r, float(np.mean(losses)) if losses else float("nan")
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    r = cxrgen("phantom", "--out", f"{tmp}/phantom", "--count", "60", "--size", "32")
+    check("the phantom dataset is made", r.returncode == 0, r.stderr)
+    sd.make_tiny_sd(f"{tmp}/sd", ["A chest X ray image with cardiomegaly, without edema, and with uncertain effusion"])
+
+    r0, before = validation_loss(tmp, "val-before", f"{tmp}/sd/unet")
+    r, losses = run(tmp, "train", f"{tmp}/sd/unet", steps=120,
+                    extra=f"output={tmp}/trained/diffusion_pytorch_model.safetensors\ncheckpoint={tmp}/full.ckpt")
+    check("diffusion-train runs 120 steps on the phantom", r.returncode == 0 and len(losses) == 120,
+          r.stderr[-2000:] + f" {len(losses)} losses")
+    if r.returncode != 0:
+        finish()
+    os.system(f"cp {tmp}/sd/unet/config.json {tmp}/trained/")
+    r1, after = validation_loss(tmp, "val-after", f"{tmp}/trained")
+    check(f"the validation loss drops: {before:.4f} -> {after:.4f} (training: {np.mean(losses[:10]):.4f} -> "
+          f"{np.mean(losses[-10:]):.4f})", r0.returncode == 0 and r1.returncode == 0 and after < 0.9 * before,
+          r0.stderr[-500:] + r1.stderr[-500:])
+
+    # resume: 60 steps, then 60 more from the checkpoint, against 120 straight
+    ckpt = f"{tmp}/resume.ckpt"
+    ra, first = run(tmp, "first", f"{tmp}/sd/unet", steps=60, extra=f"checkpoint={ckpt}")
+    rb, second = run(tmp, "second", f"{tmp}/sd/unet", steps=120, extra=f"checkpoint={ckpt}\nresume=true")
+    check("a run resumed at step 60 continues the loss curve bit for bit",
+          ra.returncode == 0 and rb.returncode == 0 and first == losses[:60] and second == losses[60:],
+          ra.stderr[-500:] + rb.stderr[-500:] + f" {first[-2:]} {losses[58:60]} {second[:2]} {losses[60:62]}")
+
+    # the trained weights sample
+    with open(f"{tmp}/sample.pipeline", "w") as fp:
+        fp.write(f"""
+[model text]
+type=clip-text
+weights={tmp}/sd/text_encoder
+
+[model unet]
+type=sd-unet
+weights={tmp}/trained
+
+[model vae]
+type=sd-vae
+weights={tmp}/sd/vae
+
+[stage data]
+type=mimic-cxr-source
+root={tmp}/phantom
+split=test
+image-size=0
+limit=4
+
+[stage prompt]
+type=label-prompt
+input=data
+
+[stage context]
+type=clip-text-encode
+input=prompt
+model=text
+
+[stage images]
+type=diffusion-sample
+input=context
+denoiser=unet
+vae=vae
+steps=3
+latent-size=8
+
+[stage files]
+type=image-sink
+input=images
+folder={tmp}/generated
+""")
+    r = cxrgen("run", f"{tmp}/sample.pipeline", "--progress", "none")
+    check("the trained weights load and sample images", r.returncode == 0 and
+          len(os.listdir(f"{tmp}/generated")) == 4, r.stderr[-1000:])
+
+    # errors
+    r, _ = run(tmp, "dropout", f"{tmp}/sd/unet", steps=2, extra="conditioning-dropout=0.1\nunconditional-field=")
+    check("conditioning dropout without the unconditional context is an error", r.returncode != 0 and
+          "unconditional" in r.stderr, r.stderr[-500:])
+    with open(f"{tmp}/not-a-ckpt", "w") as fp:
+        fp.write("nonsense")
+    r, _ = run(tmp, "bad-ckpt", f"{tmp}/sd/unet", steps=2, extra=f"checkpoint={tmp}/not-a-ckpt\nresume=true")
+    check("resuming from a file that is no checkpoint is an error that names it", r.returncode != 0 and
+          "not-a-ckpt" in r.stderr, r.stderr[-500:])
+
+finish()
