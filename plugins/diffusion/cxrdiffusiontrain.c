@@ -34,8 +34,9 @@
  * with `resume=true` a run starts from it, skipping the batches already
  * seen, and continues the same loss curve bit for bit (the noise of a
  * micro-batch depends on `seed` and its index only). `output` receives
- * the final weights (the EMA's when on) with the public tensor names, so
- * a `[model]` loads them with weights=. A last incomplete accumulation is
+ * the final weights (the EMA's when on) with the public tensor names, and
+ * the denoiser's config.json beside them, so a `[model]` loads the folder
+ * with weights=. A last incomplete accumulation is
  * dropped.
  *
  * |[
@@ -374,7 +375,20 @@ cxr_diffusion_train_finish (CxrStage *stage, GError **error)
   if (self->output && *self->output)
     {
       g_autoptr (GHashTable) table = cxr_param_set_to_table (self->ema ? self->ema : self->params, NULL);
-      return make_parent (self->output, error) && cxr_safetensors_save (self->output, table, NULL, error);
+      const gchar *config = cxr_model_get_config_path (self->denoiser);
+      g_autofree gchar *dir = g_path_get_dirname (self->output);
+      g_autofree gchar *beside = g_build_filename (dir, "config.json", NULL);
+      g_autofree gchar *text = NULL;
+      g_autoptr (CxrAtomicFile) copy = NULL;
+      gsize length = 0;
+
+      if (!make_parent (self->output, error) || !cxr_safetensors_save (self->output, table, NULL, error))
+        return FALSE;
+      /* the configuration beside the weights: a folder a [model] loads */
+      if (config == NULL || g_strcmp0 (config, beside) == 0)
+        return TRUE;
+      return g_file_get_contents (config, &text, &length, error) && (copy = cxr_atomic_file_new (beside, error)) &&
+             cxr_atomic_file_write (copy, text, length, error) && cxr_atomic_file_commit (copy, error);
     }
   return TRUE;
 }
