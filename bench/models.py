@@ -18,6 +18,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import clip  # noqa: E402
+import sd  # noqa: E402
 from common import random_params  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
@@ -39,6 +40,16 @@ def torch_ms(forward, params, inputs):
             forward(params, inputs)
             times.append((time.perf_counter() - start) * 1e3)
     return statistics.median(times)
+
+
+def sd_configs():
+    """SD v1.4's UNet and VAE configurations (the built-in ones)."""
+    unet = dict(sd.UNET, attention_head_dim=8, block_out_channels=[320, 640, 1280, 1280], cross_attention_dim=768,
+                down_block_types=["CrossAttnDownBlock2D"] * 3 + ["DownBlock2D"], layers_per_block=2,
+                norm_num_groups=32, up_block_types=["UpBlock2D"] + ["CrossAttnUpBlock2D"] * 3)
+    vae = dict(sd.VAE, block_out_channels=[128, 256, 512, 512], down_block_types=["DownEncoderBlock2D"] * 4,
+               up_block_types=["UpDecoderBlock2D"] * 4, layers_per_block=2, norm_num_groups=32)
+    return unet, vae
 
 
 def cxrgen(model_type, batch):
@@ -65,5 +76,29 @@ def main():
                   f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
 
 
+def main_sd():
+    """SD v1.4's UNet at 4x32x32 latents (the paper's 256x256 images), batch 1 and 2 (2: one image with
+    guidance), and the VAE decoding one 256x256 image."""
+    unet_cfg, vae_cfg = sd_configs()
+    params = random_params(sd.unet_shapes(unet_cfg), 1)
+    fn = sd.unet_forward(unet_cfg)
+    for batch in (1, 2):
+        inputs = {"sample": torch.randn(batch, 4, 32, 32), "timestep": torch.full((batch,), 500.0),
+                  "encoder_hidden_states": torch.randn(batch, 78, 768)}
+        t = torch_ms(fn, params, inputs)
+        c = cxrgen("sd-unet", batch)
+        print(f"{'SD v1.4 UNet, batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
+              f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+    del params
+    params = random_params(sd.vae_shapes(vae_cfg), 2)
+    t = torch_ms(lambda p, i: sd.vae_decode(vae_cfg, p, i["latents"]), params, {"latents": torch.randn(1, 4, 32, 32)})
+    c = cxrgen("sd-vae", 1)
+    print(f"{'SD v1.4 VAE decode 256':<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
+          f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+
+
 if __name__ == "__main__":
+    if "--sd" in sys.argv:
+        main_sd()
+        sys.exit(0)
     main()

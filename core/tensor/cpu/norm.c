@@ -22,6 +22,40 @@ affine_index (const NormLayout *l, gint64 row, gint64 j)
   return (row % (l->channels / l->channels_per_row)) * l->channels_per_row + j / l->inner;
 }
 
+/* The sum of n floats, or with @mean given the sum of their squared
+ * distances to it: blocks of 64 vectorised, the blocks summed in double,
+ * the distances taken in double, so long rows keep their precision. */
+static gdouble
+block_sum (const gfloat *x, gint64 n, const gdouble *mean)
+{
+  gdouble total = 0;
+
+  for (gint64 j0 = 0; j0 < n; j0 += 64)
+    {
+      gint64 len = MIN (64, n - j0);
+      if (mean)
+        {
+          gdouble part = 0, m = *mean;
+#pragma omp simd reduction(+ : part)
+          for (gint64 j = 0; j < len; j++)
+            {
+              gdouble d = x[j0 + j] - m;
+              part += d * d;
+            }
+          total += part;
+        }
+      else
+        {
+          gfloat part = 0;
+#pragma omp simd reduction(+ : part)
+          for (gint64 j = 0; j < len; j++)
+            part += x[j0 + j];
+          total += part;
+        }
+    }
+  return total;
+}
+
 static void
 norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *b, gfloat eps,
               gfloat *y, gfloat *mean, gfloat *rstd)
@@ -31,33 +65,32 @@ norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloa
     {
       const gfloat *xr = x + r * l->len;
       gfloat *yr = y + r * l->len;
-      gdouble s = 0, ss = 0, m, var;
+      gdouble m, var;
       gfloat rs;
 
-      for (gint64 j = 0; j < l->len; j++)
-        s += xr[j];
-      m = s / l->len;
-      for (gint64 j = 0; j < l->len; j++)
-        {
-          gdouble d = xr[j] - m;
-          ss += d * d;
-        }
-      var = ss / l->len;
+      m = block_sum (xr, l->len, NULL) / l->len;
+      var = block_sum (xr, l->len, &m) / l->len;
       rs = (gfloat) (1.0 / sqrt (var + eps));
       mean[r] = (gfloat) m;
       rstd[r] = rs;
-      /* The row in runs of one affine parameter each: one run for layer
-       * norm's features, inner positions per channel for group norm. */
-      for (gint64 j0 = 0; j0 < l->len; j0 += l->channels ? l->inner : l->len)
+      /* the row in runs that share an affine parameter: one per feature
+       * for layer norm, inner positions per channel for group norm; the
+       * mean is subtracted in double, exactly */
+      if (l->channels == 0)
         {
-          gint64 run = l->channels ? l->inner : l->len;
-          for (gint64 j = j0; j < j0 + run; j++)
-            {
-              gint64 a = l->channels ? affine_index (l, r, j0) : j;
-              gfloat v = ((gfloat) (xr[j] - m)) * rs;
-              yr[j] = v * (w ? w[a] : 1.0f) + (b ? b[a] : 0.0f);
-            }
+#pragma omp simd
+          for (gint64 j = 0; j < l->len; j++)
+            yr[j] = ((gfloat) (xr[j] - m)) * rs * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
         }
+      else
+        for (gint64 j0 = 0; j0 < l->len; j0 += l->inner)
+          {
+            gint64 a = affine_index (l, r, j0);
+            gfloat scale = rs * (w ? w[a] : 1.0f), shift = b ? b[a] : 0.0f;
+#pragma omp simd
+            for (gint64 j = j0; j < j0 + l->inner; j++)
+              yr[j] = ((gfloat) (xr[j] - m)) * scale + shift;
+          }
     }
 }
 
@@ -74,23 +107,35 @@ norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const
           gfloat *dxr = dx + r * l->len;
           gdouble sum_g = 0, sum_gn = 0;
           gint64 run = l->channels ? l->inner : l->len;
+          gfloat m = mean[r], rs = rstd[r], mean_g, mean_gn;
+          /* runs of one affine parameter (group norm) or of one feature
+           * each (layer norm): float sums in each run, vectorised */
           for (gint64 j0 = 0; j0 < l->len; j0 += run)
-            for (gint64 j = j0; j < j0 + run; j++)
-              {
-                gfloat g = dyr[j] * (w ? w[l->channels ? affine_index (l, r, j0) : j] : 1.0f);
-                gfloat n = (xr[j] - mean[r]) * rstd[r];
-                sum_g += g;
-                sum_gn += (gdouble) g * n;
-              }
-          sum_g /= l->len;
-          sum_gn /= l->len;
+            {
+              gfloat wa = w && l->channels ? w[affine_index (l, r, j0)] : 1.0f, sg = 0, sgn = 0;
+#pragma omp simd reduction(+ : sg, sgn)
+              for (gint64 j = j0; j < j0 + run; j++)
+                {
+                  gfloat g = dyr[j] * (w && !l->channels ? w[j] : wa);
+                  sg += g;
+                  sgn += g * ((xr[j] - m) * rs);
+                }
+              sum_g += sg;
+              sum_gn += sgn;
+            }
+          mean_g = (gfloat) (sum_g / l->len);
+          mean_gn = (gfloat) (sum_gn / l->len);
           for (gint64 j0 = 0; j0 < l->len; j0 += run)
-            for (gint64 j = j0; j < j0 + run; j++)
-              {
-                gfloat g = dyr[j] * (w ? w[l->channels ? affine_index (l, r, j0) : j] : 1.0f);
-                gfloat n = (xr[j] - mean[r]) * rstd[r];
-                dxr[j] += rstd[r] * (g - (gfloat) sum_g - n * (gfloat) sum_gn);
-              }
+            {
+              gfloat wa = w && l->channels ? w[affine_index (l, r, j0)] : 1.0f;
+#pragma omp simd
+              for (gint64 j = j0; j < j0 + run; j++)
+                {
+                  gfloat g = dyr[j] * (w && !l->channels ? w[j] : wa);
+                  gfloat n = (xr[j] - m) * rs;
+                  dxr[j] += rs * (g - mean_g - n * mean_gn);
+                }
+            }
         }
     }
   if ((dw || db) && l->channels == 0)
@@ -126,11 +171,15 @@ norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const
             {
               gint64 r = n * groups + g;
               const gfloat *xr = x + r * l->len + cin * l->inner, *dyr = dy + r * l->len + cin * l->inner;
+              gfloat m = mean[r], rs = rstd[r], pw = 0, pb = 0;
+#pragma omp simd reduction(+ : pw, pb)
               for (gint64 j = 0; j < l->inner; j++)
                 {
-                  sw += (gdouble) dyr[j] * (xr[j] - mean[r]) * rstd[r];
-                  sb += dyr[j];
+                  pw += dyr[j] * ((xr[j] - m) * rs);
+                  pb += dyr[j];
                 }
+              sw += pw;
+              sb += pb;
             }
           if (dw)
             dw[ch] += (gfloat) sw;
