@@ -35,6 +35,9 @@ FIXTURES = [
     ("sd-unet", "sd.py", "unet", "1e-6"),
     ("sd-vae", "sd.py", "vae", "1e-5"),
     ("sd-vae", "sd.py", "vae-old", "1e-5"),
+    ("bart", "bart.py", "tied", "1e-6"),
+    ("bart", "bart.py", "aliases", "1e-6"),
+    ("bart", "bart.py", "decoder", "1e-6"),
 ]
 
 
@@ -243,6 +246,21 @@ with tempfile.TemporaryDirectory() as tmp:
                    "-o", f"{tmp}/x.safetensors")
         check("latents the UNet cannot halve are an error", r.returncode == 1 and "multiples of 2" in r.stderr,
               r.stderr)
+
+    # --loss ce: cross-entropy of the logits against ids, -100 ignored
+    bart = folders.get(("bart.py", "tied"))
+    if bart:
+        logits = load(f"{bart}/expected.safetensors")["logits"].double()
+        ids = torch.randint(0, logits.shape[-1], logits.shape[:2], generator=torch.Generator().manual_seed(1))
+        ids[0, :2] = -100
+        save_safetensors(f"{tmp}/ce-target.safetensors", {"logits": ids})
+        r = cxrgen("model", "run", "bart", "--model-dir", bart, "--inputs", f"{bart}/inputs.safetensors",
+                   "-o", f"{tmp}/ce.safetensors", "--target", f"{tmp}/ce-target.safetensors", "--loss", "ce")
+        want = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), ids.reshape(-1),
+                                                 ignore_index=-100).item()
+        got = load(f"{tmp}/ce.safetensors")["loss"].item() if r.returncode == 0 else float("nan")
+        check(f"--loss ce is PyTorch's cross-entropy with ignore index -100 ({got:.6f} vs {want:.6f})",
+              abs(got - want) < 1e-5 * abs(want), r.stderr)
 
     # compare: exit 1 on a difference, and names the worst element
     expected = load(f"{vision}/expected.safetensors")

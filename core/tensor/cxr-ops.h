@@ -81,6 +81,8 @@ CxrTensor *cxr_op_timestep_embedding (CxrTensor *timesteps, guint dim, gboolean 
 CxrTensor *cxr_op_masked_mean (CxrTape *tape, CxrTensor *x, CxrTensor *mask, GError **error);
 CxrTensor *cxr_op_attention (CxrTape *tape, CxrTensor *q, CxrTensor *k, CxrTensor *v,
                              CxrTensor *key_mask, gboolean causal, gfloat scale, GError **error);
+CxrTensor *cxr_op_multi_head_attention (CxrTape *tape, CxrTensor *q, CxrTensor *k, CxrTensor *v, guint heads,
+                                         CxrTensor *key_mask, gboolean causal, gfloat scale, GError **error);
 CxrTensor *cxr_op_dropout (CxrTape *tape, CxrTensor *x, gfloat p, guint64 seed, guint64 offset,
                            GError **error);
 

@@ -248,24 +248,6 @@ norm (CxrModel *model, CxrTape *tape, CxrTensor *x, const gchar *base, gfloat ep
   return cxr_op_layer_norm (tape, x, P (model, "%s", w), P (model, "%s", b), eps, error);
 }
 
-/* [B, L, D] to [B, H, L, D/H] and back */
-static CxrTensor *
-split_heads (CxrTape *tape, CxrTensor *x, guint heads, GError **error)
-{
-  gint64 b = cxr_tensor_get_dim (x, 0), l = cxr_tensor_get_dim (x, 1), d = cxr_tensor_get_dim (x, 2);
-  g_autoptr (CxrTensor) r = cxr_op_reshape (tape, x, (const gint64[]) { b, l, heads, d / heads }, 4, error);
-  return r ? cxr_op_permute (tape, r, (const gint[]) { 0, 2, 1, 3 }, 4, error) : NULL;
-}
-
-static CxrTensor *
-merge_heads (CxrTape *tape, CxrTensor *x, GError **error)
-{
-  gint64 b = cxr_tensor_get_dim (x, 0), h = cxr_tensor_get_dim (x, 1), l = cxr_tensor_get_dim (x, 2);
-  gint64 d = cxr_tensor_get_dim (x, 3);
-  g_autoptr (CxrTensor) p = cxr_op_permute (tape, x, (const gint[]) { 0, 2, 1, 3 }, 4, error);
-  return p ? cxr_op_reshape (tape, p, (const gint64[]) { b, l, h * d }, 3, error) : NULL;
-}
-
 /* One pre-norm layer: x + attn(ln1(x)), then + mlp(ln2(.)). */
 static CxrTensor *
 encoder_layer (CxrModel *model, CxrTape *tape, const Tower *t, const gchar *base, CxrTensor *x, CxrTensor *key_mask,
@@ -277,16 +259,14 @@ encoder_layer (CxrModel *model, CxrTape *tape, const Tower *t, const gchar *base
   g_autofree gchar *v_name = g_strconcat (base, ".self_attn.v_proj", NULL);
   g_autofree gchar *o_name = g_strconcat (base, ".self_attn.out_proj", NULL);
   g_autofree gchar *fc1 = g_strconcat (base, ".mlp.fc1", NULL), *fc2 = g_strconcat (base, ".mlp.fc2", NULL);
-  g_autoptr (CxrTensor) h = NULL, q = NULL, k = NULL, v = NULL, qh = NULL, kh = NULL, vh = NULL, a = NULL;
-  g_autoptr (CxrTensor) merged = NULL, o = NULL, x1 = NULL, h2 = NULL, f1 = NULL, act = NULL, f2 = NULL;
+  g_autoptr (CxrTensor) h = NULL, q = NULL, k = NULL, v = NULL, merged = NULL;
+  g_autoptr (CxrTensor) o = NULL, x1 = NULL, h2 = NULL, f1 = NULL, act = NULL, f2 = NULL;
   gfloat scale = 1.0f / sqrtf ((gfloat) (t->hidden / t->heads));
 
   if ((h = norm (model, tape, x, ln1, t->eps, error)) == NULL || (q = linear (model, tape, h, q_name, error)) == NULL ||
       (k = linear (model, tape, h, k_name, error)) == NULL || (v = linear (model, tape, h, v_name, error)) == NULL ||
-      (qh = split_heads (tape, q, t->heads, error)) == NULL || (kh = split_heads (tape, k, t->heads, error)) == NULL ||
-      (vh = split_heads (tape, v, t->heads, error)) == NULL ||
-      (a = cxr_op_attention (tape, qh, kh, vh, key_mask, causal, scale, error)) == NULL ||
-      (merged = merge_heads (tape, a, error)) == NULL || (o = linear (model, tape, merged, o_name, error)) == NULL ||
+      (merged = cxr_op_multi_head_attention (tape, q, k, v, t->heads, key_mask, causal, scale, error)) == NULL ||
+      (o = linear (model, tape, merged, o_name, error)) == NULL ||
       (x1 = cxr_op_add (tape, x, o, error)) == NULL || (h2 = norm (model, tape, x1, ln2, t->eps, error)) == NULL ||
       (f1 = linear (model, tape, h2, fc1, error)) == NULL)
     return NULL;

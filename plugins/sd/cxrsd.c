@@ -601,14 +601,6 @@ to_image (Ctx *c, CxrTensor *t, gint64 h, gint64 w)
   return p ? cxr_op_reshape (c->tape, p, (const gint64[]) { n, ch, h, w }, 4, c->error) : NULL;
 }
 
-static CxrTensor *
-heads_split (Ctx *c, CxrTensor *x, guint heads)
-{
-  gint64 n = cxr_tensor_get_dim (x, 0), l = cxr_tensor_get_dim (x, 1), d = cxr_tensor_get_dim (x, 2);
-  g_autoptr (CxrTensor) r = cxr_op_reshape (c->tape, x, (const gint64[]) { n, l, heads, d / heads }, 4, c->error);
-  return r ? cxr_op_permute (c->tape, r, (const gint[]) { 0, 2, 1, 3 }, 4, c->error) : NULL;
-}
-
 /* multi-head attention of x to ctx (ctx = x for self-attention), the
  * projections named BASE.to_q/to_k/to_v/to_out.0 */
 static CxrTensor *
@@ -616,19 +608,11 @@ attention (Ctx *c, CxrTensor *x, CxrTensor *ctx, const gchar *base, guint heads,
 {
   g_autofree gchar *q_name = g_strconcat (base, ".to_q", NULL), *k_name = g_strconcat (base, ".to_k", NULL);
   g_autofree gchar *v_name = g_strconcat (base, ".to_v", NULL), *o_name = g_strconcat (base, ".to_out.0", NULL);
-  g_autoptr (CxrTensor) q = NULL, k = NULL, v = NULL, qh = NULL, kh = NULL, vh = NULL, a = NULL, p = NULL, m = NULL;
-  gint64 n, l, d;
+  g_autoptr (CxrTensor) q = NULL, k = NULL, v = NULL, m = NULL;
 
   if ((q = linear (c, x, q_name, qkv_bias)) == NULL || (k = linear (c, ctx, k_name, qkv_bias)) == NULL ||
-      (v = linear (c, ctx, v_name, qkv_bias)) == NULL || (qh = heads_split (c, q, heads)) == NULL ||
-      (kh = heads_split (c, k, heads)) == NULL || (vh = heads_split (c, v, heads)) == NULL)
-    return NULL;
-  n = cxr_tensor_get_dim (q, 0);
-  l = cxr_tensor_get_dim (q, 1);
-  d = cxr_tensor_get_dim (q, 2);
-  if ((a = cxr_op_attention (c->tape, qh, kh, vh, NULL, FALSE, 1.0f / sqrtf ((gfloat) (d / heads)), c->error)) == NULL ||
-      (p = cxr_op_permute (c->tape, a, (const gint[]) { 0, 2, 1, 3 }, 4, c->error)) == NULL ||
-      (m = cxr_op_reshape (c->tape, p, (const gint64[]) { n, l, d }, 3, c->error)) == NULL)
+      (v = linear (c, ctx, v_name, qkv_bias)) == NULL ||
+      (m = cxr_op_multi_head_attention (c->tape, q, k, v, heads, NULL, FALSE, 0, c->error)) == NULL)
     return NULL;
   return linear (c, m, o_name, TRUE);
 }

@@ -49,12 +49,13 @@ def random_params(shapes, seed):
     return params
 
 
-def write_fixture(folder, config, params, inputs, forward, targets=None):
+def write_fixture(folder, config, params, inputs, forward, targets=None, saved=None):
     """Runs forward(params, inputs) -> {name: tensor} in float64 from the
-    float32 values saved, and writes the fixture folder."""
+    float32 values saved, and writes the fixture folder (the weights file
+    holds saved, when given: the same values under other names)."""
     with open(f"{folder}/config.json", "w") as fp:
         json.dump(config, fp, indent=1)
-    save_safetensors(f"{folder}/model.safetensors", params)
+    save_safetensors(f"{folder}/model.safetensors", saved if saved is not None else params)
     save_safetensors(f"{folder}/inputs.safetensors", inputs)
     p64 = {k: v.double().requires_grad_(targets is not None) for k, v in params.items()}
     i64 = {k: (v.double().requires_grad_(targets is not None) if v.is_floating_point() else v) for k, v in inputs.items()}

@@ -689,3 +689,57 @@ cxr_op_attention (CxrTape *tape, CxrTensor *q, CxrTensor *k, CxrTensor *v, CxrTe
     cxr_tensor_unref (lse);
   return out;
 }
+
+/* [B, L, H * D] <-> [B, H, L, D] */
+static CxrTensor *
+split_heads (CxrTape *tape, CxrTensor *x, guint heads, GError **error)
+{
+  gint64 b = cxr_tensor_get_dim (x, 0), l = cxr_tensor_get_dim (x, 1), d = cxr_tensor_get_dim (x, 2);
+  g_autoptr (CxrTensor) r = cxr_op_reshape (tape, x, (const gint64[]) { b, l, heads, d / heads }, 4, error);
+  return r ? cxr_op_permute (tape, r, (const gint[]) { 0, 2, 1, 3 }, 4, error) : NULL;
+}
+
+/**
+ * cxr_op_multi_head_attention:
+ * @tape: (nullable): where to record the ops; %NULL records nothing
+ * @q: F32 [B, Lq, H * D], the projected queries
+ * @k: F32 [B, Lk, H * D]
+ * @v: F32 [B, Lk, H * Dv]
+ * @heads: H
+ * @key_mask: (nullable): F32 [B, Lk], 1 for keys that may be attended
+ * @causal: whether query i sees only keys j <= i
+ * @scale: the factor on the scores; 0 or less means 1 / sqrt(D)
+ * @error: return location for a #GError
+ *
+ * The heads split, cxr_op_attention() on them, and merged back: the
+ * attention of every transformer between its projections.
+ *
+ * Returns: (transfer full): F32 [B, Lq, H * Dv], or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_multi_head_attention (CxrTape *tape, CxrTensor *q, CxrTensor *k, CxrTensor *v, guint heads,
+                             CxrTensor *key_mask, gboolean causal, gfloat scale, GError **error)
+{
+  g_autoptr (CxrTensor) qh = NULL, kh = NULL, vh = NULL, a = NULL, p = NULL;
+
+  if (!_cxr_check_input (q, "multi_head_attention", "q", error) ||
+      !_cxr_check_input (k, "multi_head_attention", "k", error) ||
+      !_cxr_check_input (v, "multi_head_attention", "v", error))
+    return NULL;
+  if (heads == 0 || cxr_tensor_get_ndim (q) != 3 || cxr_tensor_get_ndim (k) != 3 || cxr_tensor_get_ndim (v) != 3 ||
+      cxr_tensor_get_dim (q, 2) % heads != 0 || cxr_tensor_get_dim (v, 2) % heads != 0)
+    {
+      g_autofree gchar *tq = cxr_tensor_describe (q), *tk = cxr_tensor_describe (k), *tv = cxr_tensor_describe (v);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "multi_head_attention: q %s, k %s, v %s do not split into %u heads ([B, L, H * D])", tq, tk, tv,
+                   heads);
+      return NULL;
+    }
+  if ((qh = split_heads (tape, q, heads, error)) == NULL || (kh = split_heads (tape, k, heads, error)) == NULL ||
+      (vh = split_heads (tape, v, heads, error)) == NULL ||
+      (a = cxr_op_attention (tape, qh, kh, vh, key_mask, causal, scale, error)) == NULL ||
+      (p = cxr_op_permute (tape, a, (const gint[]) { 0, 2, 1, 3 }, 4, error)) == NULL)
+    return NULL;
+  return cxr_op_reshape (tape, p, (const gint64[]) { cxr_tensor_get_dim (q, 0), cxr_tensor_get_dim (q, 1),
+                                                     cxr_tensor_get_dim (v, 2) }, 3, error);
+}

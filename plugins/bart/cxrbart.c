@@ -1,0 +1,460 @@
+/* plugins/bart/cxrbart.c: BART (Lewis et al., 2020) as transformers builds
+ * BartForConditionalGeneration.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cxrbart.h"
+
+/**
+ * SECTION:bart
+ *
+ * `bart` is BartForConditionalGeneration with transformers' tensor names,
+ * so facebook/bart-base (its built-in configuration) and any smaller
+ * configuration load unchanged: token embeddings shared by the encoder,
+ * the decoder and the LM head (model.shared.weight; files that hold the
+ * tied copies model.encoder.embed_tokens.weight, model.decoder.
+ * embed_tokens.weight or lm_head.weight instead load too), learned
+ * positions with BART's offset of 2, layernorm_embedding, post-norm layers
+ * (self-attention, in the decoder causal and followed by cross-attention
+ * to the encoder, then the GELU feed-forward, each added back and
+ * normalised), queries scaled by the head width's inverse square root, and
+ * logits = decoder states x shared^T + final_logits_bias.
+ *
+ * Inputs: input_ids [N, L], and optionally attention_mask [N, L] (1 for
+ * tokens, 0 for padding), decoder_input_ids [N, T] (by default the
+ * input_ids shifted right after decoder_start_token_id, padding kept as
+ * pad_token_id, as transformers does) and decoder_attention_mask. Outputs:
+ * logits [N, T, vocab] and encoder_last_hidden_state [N, L, d_model].
+ */
+
+typedef struct {
+  guint vocab, d, enc_layers, dec_layers, enc_heads, dec_heads, enc_ffn, dec_ffn, positions;
+  gboolean scale_embedding;
+  CxrGeluApproximation gelu;
+  gint64 pad, decoder_start;
+} BartConfig;
+
+struct _CxrBart {
+  CxrModel parent_instance;
+  BartConfig c;
+};
+
+static void cxr_bart_role_init (CxrTextEncoderInterface *iface) {}
+G_DEFINE_FINAL_TYPE_WITH_CODE (CxrBart, cxr_bart, CXR_TYPE_MODEL,
+                               G_IMPLEMENT_INTERFACE (CXR_TYPE_TEXT_ENCODER, cxr_bart_role_init))
+
+static const gchar *const bart_known[] = {
+  "dropout", "attention_dropout", "activation_dropout", "classifier_dropout", "init_std", "encoder_layerdrop",
+  "decoder_layerdrop", "classif_dropout", "normalize_before", "add_final_layer_norm", "add_bias_logits",
+  "static_position_embeddings", "normalize_embedding", "extra_pos_embeddings", "gradient_checkpointing",
+  "num_hidden_layers", "no_repeat_ngram_size", "forced_bos_token_id", "_num_labels", NULL
+};
+
+static gboolean
+add (CxrModel *model, GError **error, const gchar *name, guint ndim, gint64 d0, gint64 d1)
+{
+  const gint64 shape[2] = { d0, d1 };
+  return cxr_model_add_parameter (model, name, shape, ndim, error);
+}
+
+static gboolean
+add_linear (CxrModel *model, const gchar *base, gint64 out, gint64 in, GError **error)
+{
+  g_autofree gchar *w = g_strconcat (base, ".weight", NULL), *b = g_strconcat (base, ".bias", NULL);
+  return add (model, error, w, 2, out, in) && add (model, error, b, 1, out, 0);
+}
+
+static gboolean
+add_norm (CxrModel *model, const gchar *base, gint64 d, GError **error)
+{
+  g_autofree gchar *w = g_strconcat (base, ".weight", NULL), *b = g_strconcat (base, ".bias", NULL);
+  return add (model, error, w, 1, d, 0) && add (model, error, b, 1, d, 0);
+}
+
+static gboolean
+add_attention (CxrModel *model, const gchar *base, gint64 d, GError **error)
+{
+  const gchar *parts[] = { "q_proj", "k_proj", "v_proj", "out_proj" };
+  for (guint i = 0; i < G_N_ELEMENTS (parts); i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("%s.%s", base, parts[i]);
+      if (!add_linear (model, name, d, d, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+add_stack (CxrModel *model, const gchar *side, guint layers, guint ffn, gboolean decoder, GError **error)
+{
+  BartConfig *c = &CXR_BART (model)->c;
+  g_autofree gchar *pos = g_strdup_printf ("model.%s.embed_positions.weight", side);
+  g_autofree gchar *lne = g_strdup_printf ("model.%s.layernorm_embedding", side);
+
+  if (!add (model, error, pos, 2, c->positions + 2, c->d) || !add_norm (model, lne, c->d, error))
+    return FALSE;
+  for (guint l = 0; l < layers; l++)
+    {
+      g_autofree gchar *base = g_strdup_printf ("model.%s.layers.%u", side, l);
+      g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
+      g_autofree gchar *ca = g_strconcat (base, ".encoder_attn", NULL), *can = g_strconcat (base, ".encoder_attn_layer_norm", NULL);
+      g_autofree gchar *fc1 = g_strconcat (base, ".fc1", NULL), *fc2 = g_strconcat (base, ".fc2", NULL);
+      g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
+
+      if (!add_attention (model, sa, c->d, error) || !add_norm (model, san, c->d, error) ||
+          (decoder && (!add_attention (model, ca, c->d, error) || !add_norm (model, can, c->d, error))) ||
+          !add_linear (model, fc1, ffn, c->d, error) || !add_linear (model, fc2, c->d, ffn, error) ||
+          !add_norm (model, fn, c->d, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+cxr_bart_configure (CxrModel *model, CxrConfig *config, GError **error)
+{
+  BartConfig *c = &CXR_BART (model)->c;
+  const gchar *act;
+
+  memset (c, 0, sizeof *c);
+  c->vocab = (guint) cxr_config_require_int (config, "vocab_size");
+  c->d = (guint) cxr_config_require_int (config, "d_model");
+  c->enc_layers = (guint) cxr_config_require_int (config, "encoder_layers");
+  c->dec_layers = (guint) cxr_config_require_int (config, "decoder_layers");
+  c->enc_heads = (guint) cxr_config_require_int (config, "encoder_attention_heads");
+  c->dec_heads = (guint) cxr_config_require_int (config, "decoder_attention_heads");
+  c->enc_ffn = (guint) cxr_config_require_int (config, "encoder_ffn_dim");
+  c->dec_ffn = (guint) cxr_config_require_int (config, "decoder_ffn_dim");
+  c->positions = (guint) cxr_config_require_int (config, "max_position_embeddings");
+  c->scale_embedding = cxr_config_get_boolean (config, "scale_embedding", FALSE);
+  c->pad = cxr_config_get_int (config, "pad_token_id", 1);
+  c->decoder_start = cxr_config_get_int (config, "decoder_start_token_id", 2);
+  act = cxr_config_get_string (config, "activation_function", "gelu");
+  if (g_strcmp0 (act, "gelu") == 0)
+    c->gelu = CXR_GELU_ERF;
+  else if (g_strcmp0 (act, "gelu_new") == 0 || g_strcmp0 (act, "gelu_pytorch_tanh") == 0)
+    c->gelu = CXR_GELU_TANH;
+  else
+    cxr_config_fail (config, "activation_function", "\"%s\": gelu, gelu_new or gelu_pytorch_tanh expected", act);
+  if (cxr_config_get_boolean (config, "normalize_before", FALSE) || cxr_config_get_boolean (config, "add_final_layer_norm", FALSE))
+    cxr_config_fail (config, "normalize_before", "pre-norm BART (mBART) is not built");
+  cxr_config_ignore (config, bart_known);
+  if (c->d == 0 || c->enc_heads == 0 || c->dec_heads == 0 || c->d % c->enc_heads || c->d % c->dec_heads)
+    cxr_config_fail (config, "encoder_attention_heads", "the heads do not divide d_model %u", c->d);
+  if (!cxr_config_check (config, error))
+    return FALSE;
+  return add (model, error, "model.shared.weight", 2, c->vocab, c->d) &&
+         add_stack (model, "encoder", c->enc_layers, c->enc_ffn, FALSE, error) &&
+         add_stack (model, "decoder", c->dec_layers, c->dec_ffn, TRUE, error) &&
+         add (model, error, "final_logits_bias", 2, 1, c->vocab);
+}
+
+/* ------------------------------------------------------------- forward */
+
+typedef struct {
+  CxrModel *model;
+  CxrTape *tape;
+  GError **error;
+} Ctx;
+
+static CxrTensor *
+P (Ctx *c, const gchar *base, const gchar *part)
+{
+  g_autofree gchar *name = g_strconcat (base, part, NULL);
+  CxrTensor *t = cxr_model_get_parameter (c->model, name);
+  g_assert (t != NULL); /* declared by configure */
+  return t;
+}
+
+static CxrTensor *
+linear (Ctx *c, CxrTensor *x, const gchar *base)
+{
+  return x ? cxr_op_linear (c->tape, x, P (c, base, ".weight"), P (c, base, ".bias"), c->error) : NULL;
+}
+
+static CxrTensor *
+norm (Ctx *c, CxrTensor *x, const gchar *base)
+{
+  return x ? cxr_op_layer_norm (c->tape, x, P (c, base, ".weight"), P (c, base, ".bias"), 1e-5f, c->error) : NULL;
+}
+
+static CxrTensor *
+add_tensors (Ctx *c, CxrTensor *a, CxrTensor *b)
+{
+  return a && b ? cxr_op_add (c->tape, a, b, c->error) : NULL;
+}
+
+#define THEN(x, expr)                         \
+  G_STMT_START                                \
+  {                                           \
+    CxrTensor *next_ = (expr);                \
+    g_clear_pointer (&(x), cxr_tensor_unref); \
+    (x) = next_;                              \
+  }                                           \
+  G_STMT_END
+
+/* BartAttention: q from x, k and v from kv, queries scaled */
+static CxrTensor *
+attention (Ctx *c, CxrTensor *x, CxrTensor *kv, const gchar *base, guint heads, CxrTensor *key_mask, gboolean causal)
+{
+  g_autofree gchar *qn = g_strconcat (base, ".q_proj", NULL), *kn = g_strconcat (base, ".k_proj", NULL);
+  g_autofree gchar *vn = g_strconcat (base, ".v_proj", NULL), *on = g_strconcat (base, ".out_proj", NULL);
+  g_autoptr (CxrTensor) q = linear (c, x, qn), k = linear (c, kv, kn), v = linear (c, kv, vn), a = NULL;
+  gfloat scale = 1.0f / sqrtf ((gfloat) (cxr_tensor_get_dim (x, 2) / heads));
+
+  if (q == NULL || k == NULL || v == NULL ||
+      (a = cxr_op_multi_head_attention (c->tape, q, k, v, heads, key_mask, causal, scale, c->error)) == NULL)
+    return NULL;
+  return linear (c, a, on);
+}
+
+/* token embeddings (times sqrt(d) with scale_embedding) plus positions
+ * 2..L+1, then layernorm_embedding */
+static CxrTensor *
+embed (Ctx *c, CxrBart *self, CxrTensor *ids, const gchar *side)
+{
+  g_autofree gchar *pos_name = g_strdup_printf ("model.%s.embed_positions.weight", side);
+  g_autofree gchar *lne = g_strdup_printf ("model.%s.layernorm_embedding", side);
+  gint64 l = cxr_tensor_get_dim (ids, 1);
+  g_autoptr (CxrTensor) tok = cxr_op_embedding (c->tape, P (c, "model.shared.weight", ""), ids, c->error), pos = NULL, x = NULL;
+
+  if (tok && self->c.scale_embedding)
+    THEN (tok, cxr_op_scale (c->tape, tok, sqrtf ((gfloat) self->c.d), c->error));
+  if (tok == NULL ||
+      (pos = cxr_op_slice (c->tape, cxr_model_get_parameter (c->model, pos_name), 0, 2, l + 2, c->error)) == NULL)
+    return NULL;
+  x = add_tensors (c, tok, pos);
+  return norm (c, x, lne);
+}
+
+static CxrTensor *
+feed_forward (Ctx *c, CxrBart *self, CxrTensor *h, const gchar *base)
+{
+  g_autofree gchar *fc1 = g_strconcat (base, ".fc1", NULL), *fc2 = g_strconcat (base, ".fc2", NULL);
+  g_autoptr (CxrTensor) f = linear (c, h, fc1);
+
+  if (f)
+    THEN (f, cxr_op_gelu (c->tape, f, self->c.gelu, c->error));
+  return linear (c, f, fc2);
+}
+
+/**
+ * cxr_bart_encode:
+ * @self: a prepared BART
+ * @tape: (nullable): where to record
+ * @input_ids: I64 [N, L]
+ * @attention_mask: (nullable): F32 [N, L]
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the encoder's last hidden states
+ *   [N, L, d_model]
+ */
+CxrTensor *
+cxr_bart_encode (CxrBart *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *attention_mask, GError **error)
+{
+  Ctx c = { CXR_MODEL (self), tape, error };
+  g_autoptr (CxrTensor) h = embed (&c, self, input_ids, "encoder");
+
+  for (guint l = 0; l < self->c.enc_layers && h; l++)
+    {
+      g_autofree gchar *base = g_strdup_printf ("model.encoder.layers.%u", l);
+      g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
+      g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
+      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, self->c.enc_heads, attention_mask, FALSE), f = NULL;
+
+      THEN (h, add_tensors (&c, h, a));
+      THEN (h, norm (&c, h, san));
+      f = h ? feed_forward (&c, self, h, base) : NULL;
+      THEN (h, add_tensors (&c, h, f));
+      THEN (h, norm (&c, h, fn));
+    }
+  return g_steal_pointer (&h);
+}
+
+/**
+ * cxr_bart_decode:
+ * @self: a prepared BART
+ * @tape: (nullable): where to record
+ * @decoder_input_ids: I64 [N, T]
+ * @decoder_mask: (nullable): F32 [N, T], 1 for tokens
+ * @encoder_states: [N, S, d_model] (the paper's autoencoder gives S = 1:
+ *   the pooled report embedding)
+ * @encoder_mask: (nullable): F32 [N, S]
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the logits [N, T, vocab]
+ */
+CxrTensor *
+cxr_bart_decode (CxrBart *self, CxrTape *tape, CxrTensor *decoder_input_ids, CxrTensor *decoder_mask,
+                 CxrTensor *encoder_states, CxrTensor *encoder_mask, GError **error)
+{
+  Ctx c = { CXR_MODEL (self), tape, error };
+  g_autoptr (CxrTensor) h = embed (&c, self, decoder_input_ids, "decoder");
+
+  for (guint l = 0; l < self->c.dec_layers && h; l++)
+    {
+      g_autofree gchar *base = g_strdup_printf ("model.decoder.layers.%u", l);
+      g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
+      g_autofree gchar *ca = g_strconcat (base, ".encoder_attn", NULL), *can = g_strconcat (base, ".encoder_attn_layer_norm", NULL);
+      g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
+      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, self->c.dec_heads, decoder_mask, TRUE), x = NULL, f = NULL;
+
+      THEN (h, add_tensors (&c, h, a));
+      THEN (h, norm (&c, h, san));
+      x = h ? attention (&c, h, encoder_states, ca, self->c.dec_heads, encoder_mask, FALSE) : NULL;
+      THEN (h, add_tensors (&c, h, x));
+      THEN (h, norm (&c, h, can));
+      f = h ? feed_forward (&c, self, h, base) : NULL;
+      THEN (h, add_tensors (&c, h, f));
+      THEN (h, norm (&c, h, fn));
+    }
+  if (h == NULL)
+    return NULL;
+  THEN (h, cxr_op_linear (tape, h, P (&c, "model.shared.weight", ""), NULL, error));
+  return add_tensors (&c, h, P (&c, "final_logits_bias", ""));
+}
+
+static CxrTensor *
+take_ids (CxrModel *model, GHashTable *inputs, const gchar *name, GError **error)
+{
+  CxrBart *self = CXR_BART (model);
+  g_autoptr (CxrTensor) ids = cxr_model_take_input (model, inputs, name, CXR_DTYPE_I64, 2, error);
+  const gint64 *p;
+  gint64 l;
+
+  if (ids == NULL)
+    return NULL;
+  l = cxr_tensor_get_dim (ids, 1);
+  if (l < 1 || l > self->c.positions)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s has %" G_GINT64_FORMAT " tokens; 1 to "
+                   "%u fit", name, l, self->c.positions);
+      return NULL;
+    }
+  p = cxr_tensor_get_data (ids);
+  for (gint64 i = 0; i < cxr_tensor_get_numel (ids); i++)
+    if (p[i] < 0 || p[i] >= self->c.vocab)
+      {
+        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s[%" G_GINT64_FORMAT "][%" G_GINT64_FORMAT
+                     "] = %" G_GINT64_FORMAT " is outside the vocabulary (%u)", name, i / l, i % l, p[i], self->c.vocab);
+        return NULL;
+      }
+  return g_steal_pointer (&ids);
+}
+
+/* a mask input of any number type, the shape of its ids, as F32 */
+static gboolean
+take_mask (GHashTable *inputs, const gchar *name, CxrTensor *ids, CxrTensor **out, GError **error)
+{
+  CxrTensor *m = g_hash_table_lookup (inputs, name);
+
+  *out = NULL;
+  if (m == NULL)
+    return TRUE;
+  if (cxr_tensor_get_ndim (m) != 2 || cxr_tensor_get_dim (m, 0) != cxr_tensor_get_dim (ids, 0) ||
+      cxr_tensor_get_dim (m, 1) != cxr_tensor_get_dim (ids, 1))
+    {
+      g_autofree gchar *what = cxr_tensor_describe (m), *want = cxr_tensor_describe (ids);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s is %s; the shape of its ids (%s) "
+                   "expected", name, what, want);
+      return FALSE;
+    }
+  return (*out = cxr_tensor_to_dtype (m, CXR_DTYPE_F32, error)) != NULL;
+}
+
+static GHashTable *
+cxr_bart_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error)
+{
+  CxrBart *self = CXR_BART (model);
+  g_autoptr (CxrTensor) ids = NULL, mask = NULL, dec = NULL, dec_mask = NULL, enc = NULL, logits = NULL;
+  GHashTable *out;
+
+  if ((ids = take_ids (model, inputs, "input_ids", error)) == NULL || !take_mask (inputs, "attention_mask", ids, &mask, error))
+    return NULL;
+  if (g_hash_table_contains (inputs, "decoder_input_ids"))
+    {
+      if ((dec = take_ids (model, inputs, "decoder_input_ids", error)) == NULL)
+        return NULL;
+    }
+  else
+    {
+      /* transformers' shift_tokens_right */
+      const gint64 *p = cxr_tensor_get_data (ids);
+      gint64 n = cxr_tensor_get_dim (ids, 0), l = cxr_tensor_get_dim (ids, 1);
+      gint64 *q;
+      dec = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { n, l }, 2);
+      q = cxr_tensor_get_data (dec);
+      for (gint64 i = 0; i < n; i++)
+        {
+          q[i * l] = self->c.decoder_start;
+          for (gint64 j = 1; j < l; j++)
+            q[i * l + j] = p[i * l + j - 1] == -100 ? self->c.pad : p[i * l + j - 1];
+        }
+    }
+  if (!take_mask (inputs, "decoder_attention_mask", dec, &dec_mask, error) ||
+      (enc = cxr_bart_encode (self, tape, ids, mask, error)) == NULL ||
+      (logits = cxr_bart_decode (self, tape, dec, dec_mask, enc, mask, error)) == NULL)
+    return NULL;
+  out = cxr_model_new_tensor_table ();
+  g_hash_table_insert (out, g_strdup ("logits"), g_steal_pointer (&logits));
+  g_hash_table_insert (out, g_strdup ("encoder_last_hidden_state"), g_steal_pointer (&enc));
+  return out;
+}
+
+static GHashTable *
+cxr_bart_example_inputs (CxrModel *model, guint batch, guint64 seed, GError **error)
+{
+  CxrBart *self = CXR_BART (model);
+  GHashTable *out = cxr_model_new_tensor_table ();
+  gint64 l = MIN (128, self->c.positions);
+  CxrTensor *ids = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { batch, l }, 2);
+  g_autofree gfloat *u = g_new (gfloat, batch * l);
+  gint64 *p = cxr_tensor_get_data (ids);
+
+  cxr_philox_uniform (seed, 0, u, batch * l);
+  for (gint64 i = 0; i < batch * l; i++)
+    p[i] = MIN ((gint64) (u[i] * self->c.vocab), (gint64) self->c.vocab - 1);
+  g_hash_table_insert (out, g_strdup ("input_ids"), ids);
+  return out;
+}
+
+static const gchar bart_default[] =
+  "{\"architectures\": [\"BartModel\"], \"model_type\": \"bart\", \"activation_function\": \"gelu\","
+  " \"d_model\": 768, \"decoder_attention_heads\": 12, \"decoder_ffn_dim\": 3072, \"decoder_layers\": 6,"
+  " \"decoder_start_token_id\": 2, \"encoder_attention_heads\": 12, \"encoder_ffn_dim\": 3072,"
+  " \"encoder_layers\": 6, \"max_position_embeddings\": 1024, \"pad_token_id\": 1, \"bos_token_id\": 0,"
+  " \"eos_token_id\": 2, \"scale_embedding\": false, \"vocab_size\": 50265}";
+static const gchar *const bart_inputs[] = { "input_ids", NULL };
+static const gchar *const bart_optional[] = { "attention_mask", "decoder_input_ids", "decoder_attention_mask", NULL };
+static const gchar *const bart_outputs[] = { "logits", "encoder_last_hidden_state", NULL };
+/* the tied copies of the shared embeddings, which files may hold instead */
+static const gchar *const bart_aliases[] = { "model.shared.weight", "model.encoder.embed_tokens.weight",
+                                             "model.shared.weight", "model.decoder.embed_tokens.weight",
+                                             "model.shared.weight", "lm_head.weight", NULL };
+static const gchar *const bart_ignored[] = { "model.encoder.embed_tokens.weight", "model.decoder.embed_tokens.weight",
+                                             "lm_head.weight", NULL };
+
+static void
+cxr_bart_class_init (CxrBartClass *klass)
+{
+  CxrModelClass *m = CXR_MODEL_CLASS (klass);
+
+  m->configure = cxr_bart_configure;
+  m->forward = cxr_bart_run;
+  m->example_inputs = cxr_bart_example_inputs;
+  m->description = "BART (BartForConditionalGeneration; built in: facebook/bart-base)";
+  m->required_inputs = bart_inputs;
+  m->optional_inputs = bart_optional;
+  m->outputs = bart_outputs;
+  m->default_config = bart_default;
+  m->tensor_aliases = bart_aliases;
+  m->ignored_tensors = bart_ignored;
+}
+
+static void
+cxr_bart_init (CxrBart *self)
+{
+}

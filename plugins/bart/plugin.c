@@ -1,0 +1,13 @@
+/* plugins/bart/plugin.c: the bart plugin.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "cxrbart.h"
+
+static gboolean
+plugin_init (CxrPlugin *plugin, GError **error)
+{
+  return cxr_plugin_register_model (plugin, "bart", CXR_TYPE_BART);
+}
+
+CXR_PLUGIN_DEFINE (bart, "BART, the report model of the language module (transformers' layout)", plugin_init)
