@@ -15,7 +15,8 @@ from taplib import check, finish, need_cxr
 
 Cxr, GLib = need_cxr()
 sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
-from clip_tokenizer import SPECIAL, bpe, learn, reference_tokens, write_files  # noqa: E402
+from clip_tokenizer import (SPECIAL, bpe, gpt2_tokens, learn, learn_byte_level, reference_tokens,  # noqa: E402
+                            write_files)
 
 CORPUS = [
     "A chest X ray image with cardiomegaly and pleural effusion",
@@ -116,5 +117,32 @@ with tempfile.TemporaryDirectory() as tmp:
         check("a vocabulary without the special tokens is an error", False)
     except GLib.Error as e:
         check("a vocabulary without the special tokens is an error", "<|startoftext|>" in e.message, e.message)
+
+    # BART's byte-level scheme (GPT-2's), on a vocabulary learnt here
+    bart_corpus = [t for t in TESTS if t] + ["FINDINGS:\n  The heart is normal.\n\nIMPRESSION: No acute process. "]
+    os.makedirs(f"{tmp}/bart")
+    bvocab, bmerges = learn_byte_level(bart_corpus, 200)
+    branks = {pair: i for i, pair in enumerate(bmerges)}
+    write_files(f"{tmp}/bart", bvocab, bmerges)
+    bt = Cxr.Tokenizer.new_bart_from_folder(f"{tmp}/bart")
+    bad = []
+    for text in bart_corpus + ["  leading and trailing  ", "tabs\tand\nnew lines\n\n", "'s 's'S", "x  <mask> y</s>"]:
+        want = gpt2_tokens(text, branks)
+        got = list(bt.tokenize(text))
+        if got != want:
+            bad.append(f"{text!r}: {got} != {want}")
+    check("byte-level tokens match GPT-2's algorithm (no normalisation, spaces kept on the words)", not bad,
+          "\n".join(bad[:5]))
+    ids = list(bt.encode("The heart is normal."))
+    check("BART encodings are <s> ... </s>", ids[0] == bvocab["<s>"] and ids[-1] == bvocab["</s>"] and
+          bt.get_pad_id() == bvocab["<pad>"], str(ids))
+    bad = [t for t in bart_corpus if bt.decode(bt.encode(t), True) != t]
+    check("decode(encode(text)) == text, byte for byte, for any text", not bad, str(bad[:3]))
+    check("BART's maximum length is 1024", bt.get_max_length() == 1024)
+    try:
+        Cxr.Tokenizer.new_bart(f"{tmp}/vocab.json", f"{tmp}/merges.txt")
+        check("a vocabulary without <s> is no BART vocabulary", False)
+    except GLib.Error as e:
+        check("a vocabulary without <s> is no BART vocabulary", "<s>" in e.message, e.message)
 
 finish()

@@ -26,10 +26,24 @@
  * the maximum length (77); a batch is padded with the pad token
  * (<|endoftext|>, as SD's tokenizer does) to its longest prompt or to a
  * given length.
+ *
+ * The byte-level scheme of GPT-2, which BART uses (facebook/bart-base's
+ * vocab.json and merges.txt): no normalisation at all; <s>, </s>, <pad>,
+ * <unk> and <mask> are special wherever they stand; the rest splits as
+ * GPT-2's pattern does ('s 't 're 've 'm 'll 'd, an optional space then a
+ * run of letters, of digits or of other characters, runs of white space
+ * with the last space left to the next word); each piece's bytes are
+ * mapped as above and merged, without word-end marks, so decoding gives
+ * the text back byte for byte. Encoding adds <s> and </s>, truncates to
+ * the maximum length (1024) and pads with <pad>.
  */
+
+typedef enum { SCHEME_CLIP, SCHEME_BYTE_LEVEL } Scheme;
 
 struct _CxrTokenizer {
   GObject parent_instance;
+  Scheme scheme;
+  const gchar *const *specials;
   GHashTable *vocab;  /* token -> id + 1 */
   GPtrArray *tokens;  /* id -> token (or NULL where the vocabulary has a gap) */
   GHashTable *ranks;  /* "left right" -> rank + 1 */
@@ -43,7 +57,8 @@ struct _CxrTokenizer {
 
 G_DEFINE_FINAL_TYPE (CxrTokenizer, cxr_tokenizer, G_TYPE_OBJECT)
 
-static const gchar *const special_tokens[] = { "<|startoftext|>", "<|endoftext|>" };
+static const gchar *const clip_specials[] = { "<|startoftext|>", "<|endoftext|>", NULL };
+static const gchar *const bart_specials[] = { "<s>", "</s>", "<pad>", "<unk>", "<mask>", NULL };
 
 static void
 cxr_tokenizer_finalize (GObject *object)
@@ -190,6 +205,19 @@ lookup_id (CxrTokenizer *self, const gchar *token)
   return v ? (gint64) GPOINTER_TO_SIZE (v) - 1 : -1;
 }
 
+/* the first N specials must be in the vocabulary */
+static gboolean
+find_specials (CxrTokenizer *self, const gchar *vocab_path, guint n, GError **error)
+{
+  for (guint i = 0; i < n; i++)
+    if (lookup_id (self, self->specials[i]) < 0)
+      {
+        g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: no token \"%s\"", vocab_path, self->specials[i]);
+        return FALSE;
+      }
+  return TRUE;
+}
+
 /**
  * cxr_tokenizer_new_clip:
  * @vocab_path: vocab.json (token to id)
@@ -205,16 +233,13 @@ cxr_tokenizer_new_clip (const gchar *vocab_path, const gchar *merges_path, GErro
 {
   g_autoptr (CxrTokenizer) self = g_object_new (CXR_TYPE_TOKENIZER, NULL);
 
-  if (!read_vocab (self, vocab_path, error) || !read_merges (self, merges_path, error))
+  self->scheme = SCHEME_CLIP;
+  self->specials = clip_specials;
+  if (!read_vocab (self, vocab_path, error) || !read_merges (self, merges_path, error) ||
+      !find_specials (self, vocab_path, 2, error))
     return NULL;
-  self->bos = lookup_id (self, special_tokens[0]);
-  self->eos = lookup_id (self, special_tokens[1]);
-  if (self->bos < 0 || self->eos < 0)
-    {
-      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: no token \"%s\"", vocab_path,
-                   self->bos < 0 ? special_tokens[0] : special_tokens[1]);
-      return NULL;
-    }
+  self->bos = lookup_id (self, clip_specials[0]);
+  self->eos = lookup_id (self, clip_specials[1]);
   self->pad = self->unk = self->eos;
   return g_steal_pointer (&self);
 }
@@ -232,6 +257,49 @@ cxr_tokenizer_new_clip_from_folder (const gchar *folder, GError **error)
   g_autofree gchar *vocab = g_build_filename (folder, "vocab.json", NULL);
   g_autofree gchar *merges = g_build_filename (folder, "merges.txt", NULL);
   return cxr_tokenizer_new_clip (vocab, merges, error);
+}
+
+/**
+ * cxr_tokenizer_new_bart:
+ * @vocab_path: vocab.json (token to id)
+ * @merges_path: merges.txt
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): BART's byte-level BPE tokenizer
+ *   (GPT-2's scheme), or %NULL if a file is missing or malformed or the
+ *   vocabulary lacks <s>, </s>, <pad> or <unk>
+ */
+CxrTokenizer *
+cxr_tokenizer_new_bart (const gchar *vocab_path, const gchar *merges_path, GError **error)
+{
+  g_autoptr (CxrTokenizer) self = g_object_new (CXR_TYPE_TOKENIZER, NULL);
+
+  self->scheme = SCHEME_BYTE_LEVEL;
+  self->specials = bart_specials;
+  self->max_length = 1024;
+  if (!read_vocab (self, vocab_path, error) || !read_merges (self, merges_path, error) ||
+      !find_specials (self, vocab_path, 4, error))
+    return NULL;
+  self->bos = lookup_id (self, "<s>");
+  self->eos = lookup_id (self, "</s>");
+  self->pad = lookup_id (self, "<pad>");
+  self->unk = lookup_id (self, "<unk>");
+  return g_steal_pointer (&self);
+}
+
+/**
+ * cxr_tokenizer_new_bart_from_folder:
+ * @folder: a folder with vocab.json and merges.txt (facebook/bart-base)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): BART's tokenizer
+ */
+CxrTokenizer *
+cxr_tokenizer_new_bart_from_folder (const gchar *folder, GError **error)
+{
+  g_autofree gchar *vocab = g_build_filename (folder, "vocab.json", NULL);
+  g_autofree gchar *merges = g_build_filename (folder, "merges.txt", NULL);
+  return cxr_tokenizer_new_bart (vocab, merges, error);
 }
 
 /* ------------------------------------------------------------ splitting */
@@ -332,6 +400,70 @@ split_span (const gchar *p, const gchar *end, GPtrArray *pieces)
     }
 }
 
+static gboolean
+is_other (gunichar c)
+{
+  return !g_unichar_isspace (c) && !is_letter (c) && !is_number (c);
+}
+
+/* The pieces of a span as GPT-2's pattern finds them:
+ * 's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+ */
+static void
+split_span_byte_level (const gchar *p, const gchar *end, GPtrArray *pieces)
+{
+  static const gchar *const contractions[] = { "'s", "'t", "'re", "'ve", "'m", "'ll", "'d" };
+
+  while (p < end)
+    {
+      const gchar *q = p, *start = p;
+      gboolean matched = FALSE;
+      gunichar c;
+
+      for (guint i = 0; i < G_N_ELEMENTS (contractions) && !matched; i++)
+        {
+          gsize n = strlen (contractions[i]);
+          if ((gsize) (end - p) >= n && strncmp (p, contractions[i], n) == 0)
+            {
+              g_ptr_array_add (pieces, g_strndup (p, n));
+              p += n;
+              matched = TRUE;
+            }
+        }
+      if (matched)
+        continue;
+      /* an optional space, then a run of one class */
+      if (*q == ' ' && q + 1 < end)
+        q++;
+      c = g_utf8_get_char (q);
+      if (!g_unichar_isspace (c) || q == start)
+        {
+          gboolean (*same) (gunichar) = is_letter (c) ? is_letter : is_number (c) ? is_number : is_other;
+          if (!g_unichar_isspace (c))
+            {
+              while (q < end && same (g_utf8_get_char (q)))
+                q = g_utf8_next_char (q);
+              g_ptr_array_add (pieces, g_strndup (start, (gsize) (q - start)));
+              p = q;
+              continue;
+            }
+        }
+      /* white space: the run, less its last character when a non-space
+       * follows (that one goes with the next piece), or all of it */
+      {
+        const gchar *e = start, *last = start;
+        while (e < end && g_unichar_isspace (g_utf8_get_char (e)))
+          {
+            last = e;
+            e = g_utf8_next_char (e);
+          }
+        if (e < end && last > start)
+          e = last;
+        g_ptr_array_add (pieces, g_strndup (start, (gsize) (e - start)));
+        p = e;
+      }
+    }
+}
+
 /* The byte-level BPE of one piece: its symbols, merged lowest rank first. */
 static gchar **
 bpe (CxrTokenizer *self, const gchar *piece)
@@ -347,7 +479,7 @@ bpe (CxrTokenizer *self, const gchar *piece)
 
   for (const guchar *b = (const guchar *) piece; *b; b++)
     g_ptr_array_add (word, g_strdup (self->byte_chars[*b]));
-  if (word->len > 0)
+  if (word->len > 0 && self->scheme == SCHEME_CLIP)
     {
       gchar *last = g_ptr_array_index (word, word->len - 1);
       g_ptr_array_index (word, word->len - 1) = g_strconcat (last, "</w>", NULL);
@@ -411,7 +543,7 @@ cxr_tokenizer_tokenize (CxrTokenizer *self, const gchar *text)
   const gchar *p;
 
   g_return_val_if_fail (CXR_IS_TOKENIZER (self), NULL);
-  clean = clean_text (text);
+  clean = self->scheme == SCHEME_CLIP ? clean_text (text) : g_utf8_make_valid (text, -1);
   p = clean;
   while (*p)
     {
@@ -419,13 +551,16 @@ cxr_tokenizer_tokenize (CxrTokenizer *self, const gchar *text)
       guint which = 0;
       g_autoptr (GPtrArray) pieces = g_ptr_array_new_with_free_func (g_free);
 
-      for (guint i = 0; i < G_N_ELEMENTS (special_tokens); i++)
+      for (guint i = 0; self->specials[i]; i++)
         {
-          const gchar *at = strstr (p, special_tokens[i]);
+          const gchar *at = strstr (p, self->specials[i]);
           if (at && (next == NULL || at < next))
             next = at, which = i;
         }
-      split_span (p, next ? next : p + strlen (p), pieces);
+      if (self->scheme == SCHEME_CLIP)
+        split_span (p, next ? next : p + strlen (p), pieces);
+      else
+        split_span_byte_level (p, next ? next : p + strlen (p), pieces);
       for (guint i = 0; i < pieces->len; i++)
         {
           g_auto (GStrv) parts = bpe (self, g_ptr_array_index (pieces, i));
@@ -433,8 +568,8 @@ cxr_tokenizer_tokenize (CxrTokenizer *self, const gchar *text)
         }
       if (next == NULL)
         break;
-      g_strv_builder_add (out, special_tokens[which]);
-      p = next + strlen (special_tokens[which]);
+      g_strv_builder_add (out, self->specials[which]);
+      p = next + strlen (self->specials[which]);
     }
   result = g_strv_builder_end (out);
   g_strv_builder_unref (out);
@@ -529,8 +664,8 @@ cxr_tokenizer_encode_batch (CxrTokenizer *self, const gchar *const *texts, guint
  * @n_ids: their number
  * @skip_special: leave out the start, end and pad tokens
  *
- * Returns: (transfer full): the text, "</w>" read as a space, the ends
- *   trimmed; unknown ids are skipped
+ * Returns: (transfer full): the text (CLIP's: "</w>" read as a space, the
+ *   ends trimmed; byte-level: byte for byte); unknown ids are skipped
  */
 gchar *
 cxr_tokenizer_decode (CxrTokenizer *self, const gint64 *ids, gsize n_ids, gboolean skip_special)
@@ -558,6 +693,8 @@ cxr_tokenizer_decode (CxrTokenizer *self, const gint64 *ids, gsize n_ids, gboole
         }
     }
   valid = g_utf8_make_valid (bytes->str, (gssize) bytes->len);
+  if (self->scheme == SCHEME_BYTE_LEVEL)
+    return g_steal_pointer (&valid);
   parts = g_strsplit (valid, "</w>", -1);
   joined = g_strjoinv (" ", parts);
   g_strfreev (parts);

@@ -1,4 +1,4 @@
-/* cxr-tokenizer.h: byte-pair-encoding tokenizers (CLIP's).
+/* cxr-tokenizer.h: byte-pair-encoding tokenizers (CLIP's, and GPT-2's byte-level one that BART uses).
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #pragma once
 
@@ -17,6 +17,8 @@ G_DECLARE_FINAL_TYPE (CxrTokenizer, cxr_tokenizer, CXR, TOKENIZER, GObject)
 
 CxrTokenizer *cxr_tokenizer_new_clip (const gchar *vocab_path, const gchar *merges_path, GError **error);
 CxrTokenizer *cxr_tokenizer_new_clip_from_folder (const gchar *folder, GError **error);
+CxrTokenizer *cxr_tokenizer_new_bart (const gchar *vocab_path, const gchar *merges_path, GError **error);
+CxrTokenizer *cxr_tokenizer_new_bart_from_folder (const gchar *folder, GError **error);
 
 gchar **cxr_tokenizer_tokenize (CxrTokenizer *self, const gchar *text);
 gint64 *cxr_tokenizer_encode (CxrTokenizer *self, const gchar *text, gsize *n_ids);

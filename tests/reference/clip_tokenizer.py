@@ -148,3 +148,110 @@ def write_files(folder, vocab, merges):
 def encode(text, vocab, ranks, max_length=77):
     ids = [vocab[t] for t in reference_tokens(text, ranks)][: max_length - 2]
     return [vocab[SPECIAL[0]]] + ids + [vocab[SPECIAL[1]]]
+
+
+# ------------------------------------------------ GPT-2's byte-level scheme
+
+BART_SPECIAL = ["<s>", "<pad>", "</s>", "<unk>", "<mask>"]
+
+
+def gpt2_pieces(text):
+    """GPT-2's pattern, read independently:
+    's|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+"""
+    out, i = [], 0
+    while i < len(text):
+        special = next((s for s in BART_SPECIAL if text.startswith(s, i)), None)
+        if special:
+            out.append(special)
+            i += len(special)
+            continue
+        m = re.match(r"'s|'t|'re|'ve|'m|'ll|'d", text[i:])
+        if m:
+            out.append(m.group(0))
+            i += len(m.group(0))
+            continue
+        j = i + 1 if text[i] == " " and i + 1 < len(text) and not text[i + 1].isspace() else i
+        if not text[j].isspace():
+            kind = category(text[j])
+            k = j + 1
+            while k < len(text) and category(text[k]) == kind and not text[k].isspace() and \
+                    not any(text.startswith(s, k) for s in BART_SPECIAL):
+                k += 1
+            out.append(text[i:k])
+            i = k
+            continue
+        k = i
+        while k < len(text) and text[k].isspace():
+            k += 1
+        if k < len(text) and k - i >= 2:
+            k -= 1
+        out.append(text[i:k])
+        i = k
+    return out
+
+
+def byte_bpe(piece, ranks):
+    word = [BYTES[b] for b in piece.encode()]
+    while len(word) > 1:
+        pairs = [(ranks.get((a, b), 1e9), k) for k, (a, b) in enumerate(zip(word, word[1:]))]
+        rank, _ = min(pairs)
+        if rank == 1e9:
+            break
+        first, second = next((word[k], word[k + 1]) for r, k in pairs if r == rank)
+        new, k = [], 0
+        while k < len(word):
+            if k < len(word) - 1 and word[k] == first and word[k + 1] == second:
+                new.append(first + second)
+                k += 2
+            else:
+                new.append(word[k])
+                k += 1
+        word = new
+    return word
+
+
+def gpt2_tokens(text, ranks):
+    """Special tokens split out first (as transformers' added-token trie
+    does; <mask>'s lstrip is not modelled), then each span's pieces."""
+    out = []
+    for span in re.split("(" + "|".join(re.escape(s) for s in BART_SPECIAL) + ")", text):
+        if span in BART_SPECIAL:
+            out.append(span)
+        elif span:
+            for p in gpt2_pieces(span):
+                out += byte_bpe(p, ranks)
+    return out
+
+
+def learn_byte_level(corpus, n_merges):
+    """A small byte-level BPE vocabulary (no word-end marks), BART's
+    special tokens first."""
+    words = {}
+    for text in corpus:
+        for p in gpt2_pieces(text):
+            w = tuple(BYTES[b] for b in p.encode())
+            words[w] = words.get(w, 0) + 1
+    merges = []
+    for _ in range(n_merges):
+        counts = {}
+        for w, n in words.items():
+            for pair in zip(w, w[1:]):
+                counts[pair] = counts.get(pair, 0) + n
+        if not counts:
+            break
+        best = max(sorted(counts), key=lambda p: counts[p])
+        merges.append(best)
+        new_words = {}
+        for w, n in words.items():
+            out, k = [], 0
+            while k < len(w):
+                if k < len(w) - 1 and (w[k], w[k + 1]) == best:
+                    out.append(w[k] + w[k + 1])
+                    k += 2
+                else:
+                    out.append(w[k])
+                    k += 1
+            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
+        words = new_words
+    vocab = ["<s>", "<pad>", "</s>", "<unk>"] + list(BYTES.values()) + [a + b for a, b in merges] + ["<mask>"]
+    return {t: i for i, t in enumerate(dict.fromkeys(vocab))}, merges
