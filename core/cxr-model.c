@@ -507,6 +507,42 @@ cxr_model_is_prepared (CxrModel *self)
 }
 
 /**
+ * cxr_model_set_property_from_string:
+ * @self: a model
+ * @key: a property name
+ * @value: the value, written as in a pipeline file
+ * @error: return location for a #GError
+ *
+ * Parses @value as the type of property @key and sets it, checking its
+ * range, as the pipeline parser does (`cxrgen model run --set`).
+ *
+ * Returns: %TRUE on success
+ */
+gboolean
+cxr_model_set_property_from_string (CxrModel *self, const gchar *key, const gchar *value, GError **error)
+{
+  GParamSpec *pspec;
+  g_auto (GValue) gvalue = G_VALUE_INIT;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), FALSE);
+  g_return_val_if_fail (key != NULL && value != NULL, FALSE);
+  pspec = g_object_class_find_property (G_OBJECT_GET_CLASS (self), key);
+  if (pspec == NULL || !(pspec->flags & G_PARAM_WRITABLE) || G_IS_PARAM_SPEC_OBJECT (pspec))
+    {
+      g_set_error (error, CXR_PIPELINE_ERROR, CXR_PIPELINE_ERROR_NO_SUCH_PROPERTY, "%s has no property %s",
+                   type_name (self), key);
+      return FALSE;
+    }
+  if (!_cxr_value_from_string (pspec, value, &gvalue, NULL, NULL, error))
+    {
+      g_prefix_error (error, "%s: ", key);
+      return FALSE;
+    }
+  g_object_set_property (G_OBJECT (self), key, &gvalue);
+  return TRUE;
+}
+
+/**
  * cxr_model_get_config_path:
  * @self: a prepared model
  *

@@ -78,6 +78,7 @@ const gchar *cxr_model_get_device (CxrModel *self);
 gboolean cxr_model_prepare (CxrModel *self, GError **error);
 gboolean cxr_model_is_prepared (CxrModel *self);
 const gchar *cxr_model_get_config_path (CxrModel *self);
+gboolean cxr_model_set_property_from_string (CxrModel *self, const gchar *key, const gchar *value, GError **error);
 
 gboolean cxr_model_add_parameter (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim,
                                   GError **error);

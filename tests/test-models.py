@@ -38,6 +38,8 @@ FIXTURES = [
     ("bart", "bart.py", "tied", "1e-6"),
     ("bart", "bart.py", "aliases", "1e-6"),
     ("bart", "bart.py", "decoder", "1e-6"),
+    ("bart-autoencoder", "bart.py", "autoencoder", "1e-6"),
+    ("bart-autoencoder --set pooling=eos", "bart.py", "autoencoder-eos", "1e-6"),
 ]
 
 
@@ -56,7 +58,7 @@ def make_fixture(tmp, script, kind):
 
 
 def run_fixture(model_type, folder, out, extra=()):
-    args = ["model", "run", model_type, "--inputs", f"{folder}/inputs.safetensors", "-o", out, *extra]
+    args = ["model", "run", *model_type.split(), "--inputs", f"{folder}/inputs.safetensors", "-o", out, *extra]
     if not any(a in ("--weights", "--config") for a in extra):
         args += ["--model-dir", folder]
     if os.path.exists(f"{folder}/target.safetensors"):
@@ -246,6 +248,14 @@ with tempfile.TemporaryDirectory() as tmp:
                    "-o", f"{tmp}/x.safetensors")
         check("latents the UNet cannot halve are an error", r.returncode == 1 and "multiples of 2" in r.stderr,
               r.stderr)
+
+    r = cxrgen("model", "run", "bart-autoencoder", "--set", "pooling=max", "--model-dir", folders[("bart.py", "tied")],
+               "--inputs", f"{folders[('bart.py', 'tied')]}/inputs.safetensors", "-o", f"{tmp}/x.safetensors")
+    check("a model property of a wrong value is an error that names it", r.returncode == 1 and "pooling" in r.stderr and
+          "max" in r.stderr, r.stderr)
+    r = cxrgen("model", "run", "bart", "--set", "colour=red", "--model-dir", folders[("bart.py", "tied")],
+               "--inputs", f"{folders[('bart.py', 'tied')]}/inputs.safetensors", "-o", f"{tmp}/x.safetensors")
+    check("--set of a property the model lacks is an error", r.returncode == 2 and "colour" in r.stderr, r.stderr)
 
     # --loss ce: cross-entropy of the logits against ids, -100 ignored
     bart = folders.get(("bart.py", "tied"))

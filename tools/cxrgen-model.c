@@ -62,7 +62,7 @@ model_list (gint argc, gchar **argv)
  * line, prepared; its warnings are printed. */
 static CxrModel *
 open_model (const gchar *type, const gchar *model_dir, const gchar *config, const gchar *weights,
-            gboolean random_ok, int *status)
+            gchar **sets, gboolean random_ok, int *status)
 {
   CxrRegistry *registry = cxr_registry_get_default ();
   g_autoptr (GError) error = NULL;
@@ -87,6 +87,22 @@ open_model (const gchar *type, const gchar *model_dir, const gchar *config, cons
   g_object_set (model, "weights", model_dir ? model_dir : weights, "config", config, NULL);
   if (random_ok && !model_dir && !weights)
     g_object_set (model, "random-weights", TRUE, NULL);
+  for (guint i = 0; sets && sets[i]; i++)
+    {
+      g_auto (GStrv) kv = g_strsplit (sets[i], "=", 2);
+      if (kv[1] == NULL)
+        {
+          g_printerr ("cxrgen: --set %s: KEY=VALUE expected\n", sets[i]);
+          *status = EXIT_USAGE;
+          return NULL;
+        }
+      if (!cxr_model_set_property_from_string (model, kv[0], kv[1], &error))
+        {
+          print_error (error);
+          *status = EXIT_USAGE;
+          return NULL;
+        }
+    }
   if (!cxr_model_prepare (model, &error))
     {
       print_error (error);
@@ -215,8 +231,10 @@ model_run (gint argc, gchar **argv)
 {
   g_autofree gchar *model_dir = NULL, *config = NULL, *weights = NULL, *inputs_path = NULL, *output = NULL;
   g_autofree gchar *target_path = NULL, *loss_name = NULL;
+  g_auto (GStrv) sets = NULL;
   gint threads = 0;
   GOptionEntry entries[] = {
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a property of the model (pooling=eos)", "KEY=VALUE" },
     { "model-dir", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "A Hugging Face folder (config.json and weights)", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "The configuration", "C.json" },
     { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, "The weights", "W.safetensors" },
@@ -250,7 +268,7 @@ model_run (gint argc, gchar **argv)
     }
   if (threads > 0)
     cxr_set_num_threads ((guint) threads);
-  if ((model = open_model (argv[1], model_dir, config, weights, FALSE, &status)) == NULL)
+  if ((model = open_model (argv[1], model_dir, config, weights, sets, FALSE, &status)) == NULL)
     return status;
   if ((inputs = read_tensors (inputs_path, &error)) == NULL ||
       (target_path && (targets = read_tensors (target_path, &error)) == NULL))
@@ -497,9 +515,11 @@ static int
 model_bench (gint argc, gchar **argv)
 {
   g_autofree gchar *model_dir = NULL, *config = NULL, *weights = NULL;
+  g_auto (GStrv) sets = NULL;
   gint batch = 1, threads = 0, repeat = 5, warmup = 1;
   gboolean train = FALSE, json = FALSE;
   GOptionEntry entries[] = {
+    { "set", 's', 0, G_OPTION_ARG_STRING_ARRAY, &sets, "Set a property of the model", "KEY=VALUE" },
     { "model-dir", 'm', 0, G_OPTION_ARG_FILENAME, &model_dir, "A Hugging Face folder (config.json and weights)", "DIR" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &config, "The configuration (default: the model's built-in one)", "C.json" },
     { "weights", 'w', 0, G_OPTION_ARG_FILENAME, &weights, "The weights (default: random)", "W.safetensors" },
@@ -532,7 +552,7 @@ model_bench (gint argc, gchar **argv)
     }
   if (threads > 0)
     cxr_set_num_threads ((guint) threads);
-  if ((model = open_model (argv[1], model_dir, config, weights, TRUE, &status)) == NULL)
+  if ((model = open_model (argv[1], model_dir, config, weights, sets, TRUE, &status)) == NULL)
     return status;
   params = cxr_model_get_parameters (model);
   if (train && params == NULL)

@@ -37,14 +37,16 @@ typedef struct {
   gint64 pad, decoder_start;
 } BartConfig;
 
-struct _CxrBart {
-  CxrModel parent_instance;
+typedef struct {
   BartConfig c;
-};
+} CxrBartPrivate;
 
 static void cxr_bart_role_init (CxrTextEncoderInterface *iface) {}
-G_DEFINE_FINAL_TYPE_WITH_CODE (CxrBart, cxr_bart, CXR_TYPE_MODEL,
-                               G_IMPLEMENT_INTERFACE (CXR_TYPE_TEXT_ENCODER, cxr_bart_role_init))
+G_DEFINE_TYPE_WITH_CODE (CxrBart, cxr_bart, CXR_TYPE_MODEL,
+                         G_ADD_PRIVATE (CxrBart)
+                         G_IMPLEMENT_INTERFACE (CXR_TYPE_TEXT_ENCODER, cxr_bart_role_init))
+
+#define CFG(self) (&((CxrBartPrivate *) cxr_bart_get_instance_private (CXR_BART (self)))->c)
 
 static const gchar *const bart_known[] = {
   "dropout", "attention_dropout", "activation_dropout", "classifier_dropout", "init_std", "encoder_layerdrop",
@@ -90,7 +92,7 @@ add_attention (CxrModel *model, const gchar *base, gint64 d, GError **error)
 static gboolean
 add_stack (CxrModel *model, const gchar *side, guint layers, guint ffn, gboolean decoder, GError **error)
 {
-  BartConfig *c = &CXR_BART (model)->c;
+  BartConfig *c = CFG (model);
   g_autofree gchar *pos = g_strdup_printf ("model.%s.embed_positions.weight", side);
   g_autofree gchar *lne = g_strdup_printf ("model.%s.layernorm_embedding", side);
 
@@ -116,7 +118,7 @@ add_stack (CxrModel *model, const gchar *side, guint layers, guint ffn, gboolean
 static gboolean
 cxr_bart_configure (CxrModel *model, CxrConfig *config, GError **error)
 {
-  BartConfig *c = &CXR_BART (model)->c;
+  BartConfig *c = CFG (model);
   const gchar *act;
 
   memset (c, 0, sizeof *c);
@@ -221,8 +223,8 @@ embed (Ctx *c, CxrBart *self, CxrTensor *ids, const gchar *side)
   gint64 l = cxr_tensor_get_dim (ids, 1);
   g_autoptr (CxrTensor) tok = cxr_op_embedding (c->tape, P (c, "model.shared.weight", ""), ids, c->error), pos = NULL, x = NULL;
 
-  if (tok && self->c.scale_embedding)
-    THEN (tok, cxr_op_scale (c->tape, tok, sqrtf ((gfloat) self->c.d), c->error));
+  if (tok && CFG (self)->scale_embedding)
+    THEN (tok, cxr_op_scale (c->tape, tok, sqrtf ((gfloat) CFG (self)->d), c->error));
   if (tok == NULL ||
       (pos = cxr_op_slice (c->tape, cxr_model_get_parameter (c->model, pos_name), 0, 2, l + 2, c->error)) == NULL)
     return NULL;
@@ -237,7 +239,7 @@ feed_forward (Ctx *c, CxrBart *self, CxrTensor *h, const gchar *base)
   g_autoptr (CxrTensor) f = linear (c, h, fc1);
 
   if (f)
-    THEN (f, cxr_op_gelu (c->tape, f, self->c.gelu, c->error));
+    THEN (f, cxr_op_gelu (c->tape, f, CFG (self)->gelu, c->error));
   return linear (c, f, fc2);
 }
 
@@ -258,12 +260,12 @@ cxr_bart_encode (CxrBart *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *
   Ctx c = { CXR_MODEL (self), tape, error };
   g_autoptr (CxrTensor) h = embed (&c, self, input_ids, "encoder");
 
-  for (guint l = 0; l < self->c.enc_layers && h; l++)
+  for (guint l = 0; l < CFG (self)->enc_layers && h; l++)
     {
       g_autofree gchar *base = g_strdup_printf ("model.encoder.layers.%u", l);
       g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
       g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
-      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, self->c.enc_heads, attention_mask, FALSE), f = NULL;
+      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->enc_heads, attention_mask, FALSE), f = NULL;
 
       THEN (h, add_tensors (&c, h, a));
       THEN (h, norm (&c, h, san));
@@ -294,17 +296,17 @@ cxr_bart_decode (CxrBart *self, CxrTape *tape, CxrTensor *decoder_input_ids, Cxr
   Ctx c = { CXR_MODEL (self), tape, error };
   g_autoptr (CxrTensor) h = embed (&c, self, decoder_input_ids, "decoder");
 
-  for (guint l = 0; l < self->c.dec_layers && h; l++)
+  for (guint l = 0; l < CFG (self)->dec_layers && h; l++)
     {
       g_autofree gchar *base = g_strdup_printf ("model.decoder.layers.%u", l);
       g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
       g_autofree gchar *ca = g_strconcat (base, ".encoder_attn", NULL), *can = g_strconcat (base, ".encoder_attn_layer_norm", NULL);
       g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
-      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, self->c.dec_heads, decoder_mask, TRUE), x = NULL, f = NULL;
+      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->dec_heads, decoder_mask, TRUE), x = NULL, f = NULL;
 
       THEN (h, add_tensors (&c, h, a));
       THEN (h, norm (&c, h, san));
-      x = h ? attention (&c, h, encoder_states, ca, self->c.dec_heads, encoder_mask, FALSE) : NULL;
+      x = h ? attention (&c, h, encoder_states, ca, CFG (self)->dec_heads, encoder_mask, FALSE) : NULL;
       THEN (h, add_tensors (&c, h, x));
       THEN (h, norm (&c, h, can));
       f = h ? feed_forward (&c, self, h, base) : NULL;
@@ -328,18 +330,18 @@ take_ids (CxrModel *model, GHashTable *inputs, const gchar *name, GError **error
   if (ids == NULL)
     return NULL;
   l = cxr_tensor_get_dim (ids, 1);
-  if (l < 1 || l > self->c.positions)
+  if (l < 1 || l > CFG (self)->positions)
     {
       g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s has %" G_GINT64_FORMAT " tokens; 1 to "
-                   "%u fit", name, l, self->c.positions);
+                   "%u fit", name, l, CFG (self)->positions);
       return NULL;
     }
   p = cxr_tensor_get_data (ids);
   for (gint64 i = 0; i < cxr_tensor_get_numel (ids); i++)
-    if (p[i] < 0 || p[i] >= self->c.vocab)
+    if (p[i] < 0 || p[i] >= CFG (self)->vocab)
       {
         g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s[%" G_GINT64_FORMAT "][%" G_GINT64_FORMAT
-                     "] = %" G_GINT64_FORMAT " is outside the vocabulary (%u)", name, i / l, i % l, p[i], self->c.vocab);
+                     "] = %" G_GINT64_FORMAT " is outside the vocabulary (%u)", name, i / l, i % l, p[i], CFG (self)->vocab);
         return NULL;
       }
   return g_steal_pointer (&ids);
@@ -365,6 +367,25 @@ take_mask (GHashTable *inputs, const gchar *name, CxrTensor *ids, CxrTensor **ou
   return (*out = cxr_tensor_to_dtype (m, CXR_DTYPE_F32, error)) != NULL;
 }
 
+/* transformers' shift_tokens_right: decoder_start_token_id, then the ids
+ * but the last, -100 read as padding */
+static CxrTensor *
+shift_right (CxrBart *self, CxrTensor *ids)
+{
+  const gint64 *p = cxr_tensor_get_data (ids);
+  gint64 n = cxr_tensor_get_dim (ids, 0), l = cxr_tensor_get_dim (ids, 1);
+  CxrTensor *dec = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { n, l }, 2);
+  gint64 *q = cxr_tensor_get_data (dec);
+
+  for (gint64 i = 0; i < n; i++)
+    {
+      q[i * l] = CFG (self)->decoder_start;
+      for (gint64 j = 1; j < l; j++)
+        q[i * l + j] = p[i * l + j - 1] == -100 ? CFG (self)->pad : p[i * l + j - 1];
+    }
+  return dec;
+}
+
 static GHashTable *
 cxr_bart_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error)
 {
@@ -380,20 +401,7 @@ cxr_bart_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error
         return NULL;
     }
   else
-    {
-      /* transformers' shift_tokens_right */
-      const gint64 *p = cxr_tensor_get_data (ids);
-      gint64 n = cxr_tensor_get_dim (ids, 0), l = cxr_tensor_get_dim (ids, 1);
-      gint64 *q;
-      dec = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { n, l }, 2);
-      q = cxr_tensor_get_data (dec);
-      for (gint64 i = 0; i < n; i++)
-        {
-          q[i * l] = self->c.decoder_start;
-          for (gint64 j = 1; j < l; j++)
-            q[i * l + j] = p[i * l + j - 1] == -100 ? self->c.pad : p[i * l + j - 1];
-        }
-    }
+    dec = shift_right (self, ids);
   if (!take_mask (inputs, "decoder_attention_mask", dec, &dec_mask, error) ||
       (enc = cxr_bart_encode (self, tape, ids, mask, error)) == NULL ||
       (logits = cxr_bart_decode (self, tape, dec, dec_mask, enc, mask, error)) == NULL)
@@ -409,14 +417,14 @@ cxr_bart_example_inputs (CxrModel *model, guint batch, guint64 seed, GError **er
 {
   CxrBart *self = CXR_BART (model);
   GHashTable *out = cxr_model_new_tensor_table ();
-  gint64 l = MIN (128, self->c.positions);
+  gint64 l = MIN (128, CFG (self)->positions);
   CxrTensor *ids = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { batch, l }, 2);
   g_autofree gfloat *u = g_new (gfloat, batch * l);
   gint64 *p = cxr_tensor_get_data (ids);
 
   cxr_philox_uniform (seed, 0, u, batch * l);
   for (gint64 i = 0; i < batch * l; i++)
-    p[i] = MIN ((gint64) (u[i] * self->c.vocab), (gint64) self->c.vocab - 1);
+    p[i] = MIN ((gint64) (u[i] * CFG (self)->vocab), (gint64) CFG (self)->vocab - 1);
   g_hash_table_insert (out, g_strdup ("input_ids"), ids);
   return out;
 }
@@ -456,5 +464,178 @@ cxr_bart_class_init (CxrBartClass *klass)
 
 static void
 cxr_bart_init (CxrBart *self)
+{
+}
+
+/* --------------------------------------------------- bart-autoencoder */
+
+/**
+ * SECTION:bart-autoencoder
+ *
+ * `bart-autoencoder` is the paper's language model (CXR-IRGen, section
+ * 3.2): BART trained to rebuild a report from one vector. The encoder's
+ * last hidden states are pooled into the report embedding (`pooling`:
+ * the mean over the attention mask, as the paper; or the <s> or the last
+ * token's state), and the decoder cross-attends to that single vector
+ * instead of the encoder's sequence. The same weights and names as
+ * `bart`. Outputs: logits (of the decoder inputs, by default the report
+ * shifted right) and report_embedding [N, d_model], the target the ViT
+ * prior learns to predict from an image.
+ */
+
+struct _CxrBartAutoencoder {
+  CxrBart parent_instance;
+  gchar *pooling;
+};
+
+static void cxr_bart_autoencoder_role_init (CxrTextDecoderInterface *iface) {}
+G_DEFINE_FINAL_TYPE_WITH_CODE (CxrBartAutoencoder, cxr_bart_autoencoder, CXR_TYPE_BART,
+                               G_IMPLEMENT_INTERFACE (CXR_TYPE_TEXT_DECODER, cxr_bart_autoencoder_role_init))
+
+enum { AE_0, AE_POOLING, N_AE };
+static GParamSpec *ae_props[N_AE];
+
+/**
+ * cxr_bart_autoencoder_embed:
+ * @self: a prepared autoencoder
+ * @tape: (nullable): where to record
+ * @input_ids: I64 [N, L]
+ * @attention_mask: (nullable): F32 [N, L]
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): the report embeddings [N, d_model]
+ */
+CxrTensor *
+cxr_bart_autoencoder_embed (CxrBartAutoencoder *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *attention_mask,
+                            GError **error)
+{
+  g_autoptr (CxrTensor) enc = cxr_bart_encode (CXR_BART (self), tape, input_ids, attention_mask, error);
+  g_autoptr (CxrTensor) mask = NULL;
+  gint64 n, l;
+
+  if (enc == NULL)
+    return NULL;
+  n = cxr_tensor_get_dim (enc, 0);
+  l = cxr_tensor_get_dim (enc, 1);
+  if (attention_mask)
+    mask = cxr_tensor_ref (attention_mask);
+  else
+    {
+      mask = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, l }, 2);
+      cxr_tensor_fill (mask, 1.0f);
+    }
+  if (g_strcmp0 (self->pooling, "mean") == 0)
+    return cxr_op_masked_mean (tape, enc, mask, error);
+  {
+    /* one position per sample: the first (<s>), or the last unmasked */
+    g_autoptr (CxrTensor) pick = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, l }, 2);
+    const gfloat *m = cxr_tensor_get_data (mask);
+    gfloat *p = cxr_tensor_get_data (pick);
+    memset (p, 0, sizeof (gfloat) * n * l);
+    for (gint64 i = 0; i < n; i++)
+      {
+        gint64 at = 0;
+        if (g_strcmp0 (self->pooling, "eos") == 0)
+          for (gint64 j = 0; j < l; j++)
+            if (m[i * l + j] != 0)
+              at = j;
+        p[i * l + at] = 1.0f;
+      }
+    return cxr_op_masked_mean (tape, enc, pick, error);
+  }
+}
+
+static GHashTable *
+cxr_bart_autoencoder_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error)
+{
+  CxrBartAutoencoder *self = CXR_BART_AUTOENCODER (model);
+  g_autoptr (CxrTensor) ids = NULL, mask = NULL, dec = NULL, dec_mask = NULL, pooled = NULL, one = NULL;
+  g_autoptr (CxrTensor) logits = NULL;
+  GHashTable *out;
+
+  if ((ids = take_ids (model, inputs, "input_ids", error)) == NULL || !take_mask (inputs, "attention_mask", ids, &mask, error))
+    return NULL;
+  if (g_hash_table_contains (inputs, "decoder_input_ids"))
+    dec = take_ids (model, inputs, "decoder_input_ids", error);
+  else
+    dec = shift_right (CXR_BART (self), ids);
+  if (dec == NULL || !take_mask (inputs, "decoder_attention_mask", dec, &dec_mask, error) ||
+      (pooled = cxr_bart_autoencoder_embed (self, tape, ids, mask, error)) == NULL ||
+      (one = cxr_op_reshape (tape, pooled, (const gint64[]) { cxr_tensor_get_dim (pooled, 0), 1,
+                                                              cxr_tensor_get_dim (pooled, 1) }, 3, error)) == NULL ||
+      (logits = cxr_bart_decode (CXR_BART (self), tape, dec, dec_mask, one, NULL, error)) == NULL)
+    return NULL;
+  out = cxr_model_new_tensor_table ();
+  g_hash_table_insert (out, g_strdup ("logits"), g_steal_pointer (&logits));
+  g_hash_table_insert (out, g_strdup ("report_embedding"), g_steal_pointer (&pooled));
+  return out;
+}
+
+static void
+cxr_bart_autoencoder_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  CxrBartAutoencoder *self = CXR_BART_AUTOENCODER (object);
+  if (id == AE_POOLING)
+    {
+      g_free (self->pooling);
+      self->pooling = g_value_dup_string (value);
+    }
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+cxr_bart_autoencoder_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  if (id == AE_POOLING)
+    g_value_set_string (value, CXR_BART_AUTOENCODER (object)->pooling);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+cxr_bart_autoencoder_finalize (GObject *object)
+{
+  g_free (CXR_BART_AUTOENCODER (object)->pooling);
+  G_OBJECT_CLASS (cxr_bart_autoencoder_parent_class)->finalize (object);
+}
+
+static gboolean
+cxr_bart_autoencoder_load (CxrModel *model, GError **error)
+{
+  CxrBartAutoencoder *self = CXR_BART_AUTOENCODER (model);
+
+  if (!g_strv_contains ((const gchar *const[]) { "mean", "bos", "eos", NULL }, self->pooling ? self->pooling : ""))
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "bart-autoencoder: pooling \"%s\": mean, bos or "
+                   "eos", self->pooling);
+      return FALSE;
+    }
+  return CXR_MODEL_CLASS (cxr_bart_autoencoder_parent_class)->load (model, error);
+}
+
+static const gchar *const ae_outputs[] = { "logits", "report_embedding", NULL };
+
+static void
+cxr_bart_autoencoder_class_init (CxrBartAutoencoderClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  CxrModelClass *m = CXR_MODEL_CLASS (klass);
+
+  object_class->set_property = cxr_bart_autoencoder_set_property;
+  object_class->get_property = cxr_bart_autoencoder_get_property;
+  object_class->finalize = cxr_bart_autoencoder_finalize;
+  m->load = cxr_bart_autoencoder_load;
+  m->forward = cxr_bart_autoencoder_run;
+  m->description = "The paper's BART report autoencoder: the decoder reads one pooled report embedding";
+  m->outputs = ae_outputs;
+  ae_props[AE_POOLING] = g_param_spec_string ("pooling", "Pooling", "The report embedding: mean (over the mask, the "
+                                              "paper), bos or eos", "mean",
+                                              G_PARAM_READWRITE | G_PARAM_CONSTRUCT | G_PARAM_STATIC_STRINGS);
+  g_object_class_install_properties (object_class, N_AE, ae_props);
+}
+
+static void
+cxr_bart_autoencoder_init (CxrBartAutoencoder *self)
 {
 }

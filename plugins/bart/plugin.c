@@ -7,7 +7,8 @@
 static gboolean
 plugin_init (CxrPlugin *plugin, GError **error)
 {
-  return cxr_plugin_register_model (plugin, "bart", CXR_TYPE_BART);
+  return cxr_plugin_register_model (plugin, "bart", CXR_TYPE_BART) &&
+         cxr_plugin_register_model (plugin, "bart-autoencoder", CXR_TYPE_BART_AUTOENCODER);
 }
 
 CXR_PLUGIN_DEFINE (bart, "BART, the report model of the language module (transformers' layout)", plugin_init)

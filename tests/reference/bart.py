@@ -1,7 +1,7 @@
 # tests/reference/bart.py: BartForConditionalGeneration in plain PyTorch,
 # written from the architecture with transformers' parameter names, in a
 # tiny configuration, to make fixtures for `cxrgen model run` (common.py).
-#   /usr/bin/python3 tests/reference/bart.py tied|aliases DIR
+#   /usr/bin/python3 tests/reference/bart.py tied|aliases|decoder|autoencoder|autoencoder-eos DIR
 # "aliases" writes the tied embeddings as the copies some files hold
 # (encoder/decoder embed_tokens, lm_head) instead of model.shared.weight.
 import sys
@@ -76,7 +76,7 @@ def embed(p, side, ids):
     return ln(p, f"model.{side}.layernorm_embedding", x)
 
 
-def forward(cfg):
+def forward(cfg, pooling=None):
     def run(p, inputs):
         ids, mask = inputs["input_ids"], inputs.get("attention_mask")
         dec = inputs.get("decoder_input_ids")
@@ -90,15 +90,27 @@ def forward(cfg):
                                                                      cfg["encoder_attention_heads"], mask, False))
             h = ln(p, f"{base}.final_layer_norm", h + lin(p, f"{base}.fc2", F.gelu(lin(p, f"{base}.fc1", h))))
         enc = h
+        cross, cross_mask = enc, mask
+        if pooling:
+            m = mask.double() if mask is not None else torch.ones(ids.shape, dtype=enc.dtype)
+            if pooling == "mean":
+                pooled = (enc * m[..., None]).sum(1) / m.sum(1, keepdim=True)
+            else:
+                at = torch.zeros(ids.shape[0], dtype=torch.long) if pooling == "bos" else \
+                    (m * torch.arange(ids.shape[1])).argmax(1)
+                pooled = enc[torch.arange(ids.shape[0]), at]
+            cross, cross_mask = pooled[:, None], None
         h = embed(p, "decoder", dec)
         for i in range(cfg["decoder_layers"]):
             base = f"model.decoder.layers.{i}"
             heads = cfg["decoder_attention_heads"]
             h = ln(p, f"{base}.self_attn_layer_norm", h + attention(p, f"{base}.self_attn", h, h, heads, dmask, True))
-            h = ln(p, f"{base}.encoder_attn_layer_norm", h + attention(p, f"{base}.encoder_attn", h, enc, heads,
-                                                                        mask, False))
+            h = ln(p, f"{base}.encoder_attn_layer_norm", h + attention(p, f"{base}.encoder_attn", h, cross, heads,
+                                                                        cross_mask, False))
             h = ln(p, f"{base}.final_layer_norm", h + lin(p, f"{base}.fc2", F.gelu(lin(p, f"{base}.fc1", h))))
         logits = h @ p["model.shared.weight"].T + p["final_logits_bias"]
+        if pooling:
+            return {"logits": logits, "report_embedding": pooled}
         return {"logits": logits, "encoder_last_hidden_state": enc}
     return run
 
@@ -116,6 +128,12 @@ def main(kind, folder):
         dec = torch.randint(3, BART["vocab_size"], (3, 5), generator=g)
         inputs.update(decoder_input_ids=dec, decoder_attention_mask=torch.ones(3, 5, dtype=torch.long))
     targets = {"logits": torch.randn(3, inputs.get("decoder_input_ids", ids).shape[1], BART["vocab_size"], generator=g)}
+    if kind in ("autoencoder", "autoencoder-eos"):
+        pooling = "mean" if kind == "autoencoder" else "eos"
+        cfg = dict(BART, **({} if pooling == "mean" else {}))
+        targets["report_embedding"] = torch.randn(3, BART["d_model"], generator=g)
+        write_fixture(folder, cfg, params, inputs, forward(BART, pooling), targets)
+        return
     saved = dict(params)
     if kind == "aliases":
         shared = saved.pop("model.shared.weight")
