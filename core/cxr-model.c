@@ -22,7 +22,7 @@ typedef struct {
   gchar *weights;
   gchar *device;
   gchar *config;
-  gboolean random_weights;
+  gboolean random_weights, partial_load;
   guint64 seed;
   GMutex lock;
   gboolean prepared;
@@ -38,6 +38,7 @@ enum {
   PROP_DEVICE,
   PROP_CONFIG,
   PROP_RANDOM_WEIGHTS,
+  PROP_PARTIAL_LOAD,
   PROP_SEED,
   N_PROPS
 };
@@ -72,6 +73,9 @@ cxr_model_set_gproperty (GObject *object, guint prop_id, const GValue *value, GP
     case PROP_RANDOM_WEIGHTS:
       priv->random_weights = g_value_get_boolean (value);
       break;
+    case PROP_PARTIAL_LOAD:
+      priv->partial_load = g_value_get_boolean (value);
+      break;
     case PROP_SEED:
       priv->seed = g_value_get_uint64 (value);
       break;
@@ -101,6 +105,9 @@ cxr_model_get_gproperty (GObject *object, guint prop_id, GValue *value, GParamSp
       break;
     case PROP_RANDOM_WEIGHTS:
       g_value_set_boolean (value, priv->random_weights);
+      break;
+    case PROP_PARTIAL_LOAD:
+      g_value_set_boolean (value, priv->partial_load);
       break;
     case PROP_SEED:
       g_value_set_uint64 (value, priv->seed);
@@ -160,6 +167,23 @@ ignored_tensor (CxrModelClass *klass, const gchar *name)
   return FALSE;
 }
 
+/* one parameter from random values: biases 0, norms' weights 1, the rest
+ * normal with deviation 0.02 */
+static void
+init_one (CxrModel *self, const gchar *name, guint index)
+{
+  CxrModelPrivate *priv = cxr_model_get_instance_private (self);
+  g_autofree gchar *lower = g_ascii_strdown (name, -1);
+  CxrTensor *t = cxr_param_set_get (priv->params, name);
+
+  if (g_str_has_suffix (lower, "bias"))
+    cxr_tensor_fill (t, 0.0f);
+  else if (g_str_has_suffix (lower, "weight") && (strstr (lower, "norm") || strstr (lower, "layrnorm")))
+    cxr_tensor_fill (t, 1.0f);
+  else
+    cxr_param_set_init_normal (priv->params, name, 0.02f, priv->seed * 1000003u + index);
+}
+
 /* The name under which the file holds the parameter NAME: itself, or a
  * spelling of the class's aliases; NULL if none is there. */
 static gchar *
@@ -208,6 +232,12 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
       const gint64 *want, *got;
       guint want_ndim = 0, got_ndim = 0;
 
+      if (stored == NULL && priv->partial_load)
+        {
+          init_one (self, wanted[i], i);
+          g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: no tensor %s: initialised randomly", path, wanted[i]));
+          continue;
+        }
       if (stored == NULL)
         {
           if (n_missing++ < 5)
@@ -221,6 +251,14 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
       if (got_ndim != want_ndim || memcmp (want, got, want_ndim * sizeof (gint64)) != 0)
         {
           g_autofree gchar *a = _cxr_describe_shape (want, want_ndim), *b = _cxr_describe_shape (got, got_ndim);
+          if (priv->partial_load)
+            {
+              init_one (self, wanted[i], i);
+              g_hash_table_add (used, g_steal_pointer (&stored));
+              g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: tensor %s is %s, the model's %s: initialised "
+                                                                "randomly", path, wanted[i], b, a));
+              continue;
+            }
           g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_SHAPE_MISMATCH,
                        "%s: tensor %s: expected %s, got %s (a checkpoint of another configuration?)", path,
                        stored, a, b);
@@ -261,17 +299,7 @@ init_random (CxrModel *self)
   g_auto (GStrv) names = cxr_param_set_list_names (priv->params);
 
   for (guint i = 0; names[i]; i++)
-    {
-      g_autofree gchar *lower = g_ascii_strdown (names[i], -1);
-      CxrTensor *t = cxr_param_set_get (priv->params, names[i]);
-
-      if (g_str_has_suffix (lower, "bias"))
-        cxr_tensor_fill (t, 0.0f);
-      else if (g_str_has_suffix (lower, "weight") && (strstr (lower, "norm") || strstr (lower, "layrnorm")))
-        cxr_tensor_fill (t, 1.0f);
-      else
-        cxr_param_set_init_normal (priv->params, names[i], 0.02f, priv->seed * 1000003u + i);
-    }
+    init_one (self, names[i], i);
 }
 
 /* The default load: configuration, parameters, weights. */
@@ -388,6 +416,18 @@ cxr_model_class_init (CxrModelClass *klass)
   properties[PROP_RANDOM_WEIGHTS] =
     g_param_spec_boolean ("random-weights", "Random weights",
                           "Without weights, start from random parameters instead of failing", FALSE,
+                          G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
+  /**
+   * CxrModel:partial-load:
+   *
+   * Load what fits of weights of another configuration (a ViT-base
+   * checkpoint for the prior): a tensor missing from the file or of
+   * another shape starts random instead of failing, and is listed among
+   * the warnings.
+   */
+  properties[PROP_PARTIAL_LOAD] =
+    g_param_spec_boolean ("partial-load", "Partial load",
+                          "Start tensors missing from the weights or misshapen there from random values", FALSE,
                           G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS);
   /**
    * CxrModel:seed:

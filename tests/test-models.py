@@ -40,6 +40,7 @@ FIXTURES = [
     ("bart", "bart.py", "decoder", "1e-6"),
     ("bart-autoencoder", "bart.py", "autoencoder", "1e-6"),
     ("bart-autoencoder --set pooling=eos", "bart.py", "autoencoder-eos", "1e-6"),
+    ("vit-prior", "vit.py", "prior", "1e-6"),
 ]
 
 
@@ -256,6 +257,29 @@ with tempfile.TemporaryDirectory() as tmp:
     r = cxrgen("model", "run", "bart", "--set", "colour=red", "--model-dir", folders[("bart.py", "tied")],
                "--inputs", f"{folders[('bart.py', 'tied')]}/inputs.safetensors", "-o", f"{tmp}/x.safetensors")
     check("--set of a property the model lacks is an error", r.returncode == 2 and "colour" in r.stderr, r.stderr)
+
+    # the prior from ViT-base-like weights: "vit." names, another patch size,
+    # a classifier: what fits loads with partial-load, the rest starts random
+    prior = folders.get(("vit.py", "prior"))
+    if prior:
+        d = os.path.join(tmp, "vit-base-like")
+        os.makedirs(d)
+        p = {f"vit.{k}": v for k, v in load(f"{prior}/model.safetensors").items()}
+        p["vit.embeddings.patch_embeddings.projection.weight"] = torch.zeros(16, 3, 4, 4)
+        p["vit.embeddings.position_embeddings"] = torch.zeros(1, 5, 16)
+        p["classifier.weight"] = torch.zeros(10, 16)
+        save_safetensors(f"{d}/model.safetensors", p)
+        args = ["model", "run", "vit-prior", "--config", f"{prior}/config.json", "--weights", f"{d}/model.safetensors",
+                "--inputs", f"{prior}/inputs.safetensors", "-o", f"{tmp}/partial.safetensors"]
+        r = cxrgen(*args)
+        check("weights of another configuration are refused by default, with both shapes", r.returncode == 1 and
+              ("expected [16, 4, 2, 2], got [16, 3, 4, 4]" in r.stderr or
+               "expected [1, 17, 16], got [1, 5, 16]" in r.stderr), r.stderr)
+        r = cxrgen(*args, "--set", "partial-load=true")
+        check("with partial-load, what fits loads ('vit.' names), the rest starts random and is listed",
+              r.returncode == 0 and "projection.weight is [16, 3, 4, 4], the model's [16, 4, 2, 2]" in r.stderr and
+              "position_embeddings" in r.stderr and "initialised randomly" in r.stderr and
+              "classifier" not in r.stderr, r.stderr)
 
     # --loss ce: cross-entropy of the logits against ids, -100 ignored
     bart = folders.get(("bart.py", "tied"))

@@ -765,6 +765,25 @@ cxr_tensor_describe (CxrTensor *self)
   return g_strconcat (cxr_dtype_get_name (self->dtype), shape, NULL);
 }
 
+/**
+ * cxr_tensor_replace: (skip)
+ * @slot: where a tensor (or %NULL) is held
+ * @value: (transfer full) (nullable): the tensor to hold instead
+ *
+ * Unrefs what @slot holds and stores @value, so a chain of ops reads
+ * `cxr_tensor_replace (&x, cxr_op_silu (tape, x, error));` without leaks
+ * (@value is computed from the old tensor before it is let go).
+ */
+void
+cxr_tensor_replace (CxrTensor **slot, CxrTensor *value)
+{
+  CxrTensor *old = *slot;
+
+  *slot = value;
+  if (old)
+    cxr_tensor_unref (old);
+}
+
 /* "[2, 3]": a shape as errors show it */
 gchar *
 _cxr_describe_shape (const gint64 *shape, guint ndim)

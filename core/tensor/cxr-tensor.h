@@ -77,6 +77,7 @@ CxrTensor *cxr_tensor_new_wrapped (CxrDType dtype, const gint64 *shape, guint nd
                                    GDestroyNotify owner_free);
 CxrTensor *cxr_tensor_ref (CxrTensor *self);
 void cxr_tensor_unref (CxrTensor *self);
+void cxr_tensor_replace (CxrTensor **slot, CxrTensor *value);
 
 CxrDType cxr_tensor_get_dtype (CxrTensor *self);
 guint cxr_tensor_get_ndim (CxrTensor *self);

@@ -189,15 +189,6 @@ add_tensors (Ctx *c, CxrTensor *a, CxrTensor *b)
   return a && b ? cxr_op_add (c->tape, a, b, c->error) : NULL;
 }
 
-#define THEN(x, expr)                         \
-  G_STMT_START                                \
-  {                                           \
-    CxrTensor *next_ = (expr);                \
-    g_clear_pointer (&(x), cxr_tensor_unref); \
-    (x) = next_;                              \
-  }                                           \
-  G_STMT_END
-
 /* BartAttention: q from x, k and v from kv, queries scaled */
 static CxrTensor *
 attention (Ctx *c, CxrTensor *x, CxrTensor *kv, const gchar *base, guint heads, CxrTensor *key_mask, gboolean causal)
@@ -224,7 +215,7 @@ embed (Ctx *c, CxrBart *self, CxrTensor *ids, const gchar *side)
   g_autoptr (CxrTensor) tok = cxr_op_embedding (c->tape, P (c, "model.shared.weight", ""), ids, c->error), pos = NULL, x = NULL;
 
   if (tok && CFG (self)->scale_embedding)
-    THEN (tok, cxr_op_scale (c->tape, tok, sqrtf ((gfloat) CFG (self)->d), c->error));
+    cxr_tensor_replace (&tok, cxr_op_scale (c->tape, tok, sqrtf ((gfloat) CFG (self)->d), c->error));
   if (tok == NULL ||
       (pos = cxr_op_slice (c->tape, cxr_model_get_parameter (c->model, pos_name), 0, 2, l + 2, c->error)) == NULL)
     return NULL;
@@ -239,7 +230,7 @@ feed_forward (Ctx *c, CxrBart *self, CxrTensor *h, const gchar *base)
   g_autoptr (CxrTensor) f = linear (c, h, fc1);
 
   if (f)
-    THEN (f, cxr_op_gelu (c->tape, f, CFG (self)->gelu, c->error));
+    cxr_tensor_replace (&f, cxr_op_gelu (c->tape, f, CFG (self)->gelu, c->error));
   return linear (c, f, fc2);
 }
 
@@ -267,11 +258,11 @@ cxr_bart_encode (CxrBart *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *
       g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
       g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->enc_heads, attention_mask, FALSE), f = NULL;
 
-      THEN (h, add_tensors (&c, h, a));
-      THEN (h, norm (&c, h, san));
+      cxr_tensor_replace (&h, add_tensors (&c, h, a));
+      cxr_tensor_replace (&h, norm (&c, h, san));
       f = h ? feed_forward (&c, self, h, base) : NULL;
-      THEN (h, add_tensors (&c, h, f));
-      THEN (h, norm (&c, h, fn));
+      cxr_tensor_replace (&h, add_tensors (&c, h, f));
+      cxr_tensor_replace (&h, norm (&c, h, fn));
     }
   return g_steal_pointer (&h);
 }
@@ -304,18 +295,18 @@ cxr_bart_decode (CxrBart *self, CxrTape *tape, CxrTensor *decoder_input_ids, Cxr
       g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
       g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->dec_heads, decoder_mask, TRUE), x = NULL, f = NULL;
 
-      THEN (h, add_tensors (&c, h, a));
-      THEN (h, norm (&c, h, san));
+      cxr_tensor_replace (&h, add_tensors (&c, h, a));
+      cxr_tensor_replace (&h, norm (&c, h, san));
       x = h ? attention (&c, h, encoder_states, ca, CFG (self)->dec_heads, encoder_mask, FALSE) : NULL;
-      THEN (h, add_tensors (&c, h, x));
-      THEN (h, norm (&c, h, can));
+      cxr_tensor_replace (&h, add_tensors (&c, h, x));
+      cxr_tensor_replace (&h, norm (&c, h, can));
       f = h ? feed_forward (&c, self, h, base) : NULL;
-      THEN (h, add_tensors (&c, h, f));
-      THEN (h, norm (&c, h, fn));
+      cxr_tensor_replace (&h, add_tensors (&c, h, f));
+      cxr_tensor_replace (&h, norm (&c, h, fn));
     }
   if (h == NULL)
     return NULL;
-  THEN (h, cxr_op_linear (tape, h, P (&c, "model.shared.weight", ""), NULL, error));
+  cxr_tensor_replace (&h, cxr_op_linear (tape, h, P (&c, "model.shared.weight", ""), NULL, error));
   return add_tensors (&c, h, P (&c, "final_logits_bias", ""));
 }
 

@@ -545,16 +545,6 @@ add (Ctx *c, CxrTensor *a, CxrTensor *b)
   return a && b ? cxr_op_add (c->tape, a, b, c->error) : NULL;
 }
 
-/* Steals a reference: x = f(x) without leaking the old x */
-#define THEN(x, expr)             \
-  G_STMT_START                    \
-  {                               \
-    CxrTensor *next_ = (expr);    \
-    g_clear_pointer (&(x), cxr_tensor_unref); \
-    (x) = next_;                  \
-  }                               \
-  G_STMT_END
-
 /* ResnetBlock2D: x + conv2(silu(norm2(conv1(silu(norm1(x))) + temb))) */
 static CxrTensor *
 resnet (Ctx *c, CxrTensor *x, CxrTensor *temb_act, const gchar *base, guint groups, gfloat eps)
@@ -566,8 +556,8 @@ resnet (Ctx *c, CxrTensor *x, CxrTensor *temb_act, const gchar *base, guint grou
   g_autofree gchar *te = g_strconcat (base, ".time_emb_proj", NULL), *scb = g_strconcat (base, ".conv_shortcut", NULL);
 
   h = group_norm (c, x, n1, groups, eps);
-  THEN (h, silu (c, h));
-  THEN (h, conv (c, h, c1, 1, 1));
+  cxr_tensor_replace (&h, silu (c, h));
+  cxr_tensor_replace (&h, conv (c, h, c1, 1, 1));
   if (temb_act != NULL && h != NULL)
     {
       g_autoptr (CxrTensor) t = linear (c, temb_act, te, TRUE), t4 = NULL;
@@ -575,11 +565,11 @@ resnet (Ctx *c, CxrTensor *x, CxrTensor *temb_act, const gchar *base, guint grou
         return NULL;
       t4 = cxr_op_reshape (c->tape, t, (const gint64[]) { cxr_tensor_get_dim (t, 0), cxr_tensor_get_dim (t, 1), 1, 1 },
                            4, c->error);
-      THEN (h, add (c, h, t4));
+      cxr_tensor_replace (&h, add (c, h, t4));
     }
-  THEN (h, group_norm (c, h, n2, groups, eps));
-  THEN (h, silu (c, h));
-  THEN (h, conv (c, h, c2, 1, 1));
+  cxr_tensor_replace (&h, group_norm (c, h, n2, groups, eps));
+  cxr_tensor_replace (&h, silu (c, h));
+  cxr_tensor_replace (&h, conv (c, h, c2, 1, 1));
   shortcut = cxr_model_get_parameter (c->model, sc) ? conv (c, x, scb, 1, 0) : cxr_tensor_ref (x);
   return add (c, shortcut, h);
 }
@@ -633,26 +623,26 @@ transformer (Ctx *c, CxrTensor *x, CxrTensor *context, const gchar *base, guint 
   t = group_norm (c, x, norm, groups, 1e-6f);
   if (!linear_proj)
     {
-      THEN (t, conv (c, t, pin, 1, 0));
-      THEN (t, t ? to_tokens (c, t) : NULL);
+      cxr_tensor_replace (&t, conv (c, t, pin, 1, 0));
+      cxr_tensor_replace (&t, t ? to_tokens (c, t) : NULL);
     }
   else
     {
-      THEN (t, t ? to_tokens (c, t) : NULL);
-      THEN (t, linear (c, t, pin, TRUE));
+      cxr_tensor_replace (&t, t ? to_tokens (c, t) : NULL);
+      cxr_tensor_replace (&t, linear (c, t, pin, TRUE));
     }
   if (t == NULL)
     return NULL;
   y = layer_norm (c, t, n1);
-  THEN (y, y ? attention (c, y, y, a1, heads, FALSE) : NULL);
-  THEN (t, add (c, t, y));
+  cxr_tensor_replace (&y, y ? attention (c, y, y, a1, heads, FALSE) : NULL);
+  cxr_tensor_replace (&t, add (c, t, y));
   if (t == NULL || (z = layer_norm (c, t, n2)) == NULL)
     return NULL;
-  THEN (z, attention (c, z, context, a2, heads, FALSE));
-  THEN (t, add (c, t, z));
+  cxr_tensor_replace (&z, attention (c, z, context, a2, heads, FALSE));
+  cxr_tensor_replace (&t, add (c, t, z));
   if (t == NULL || (proj = layer_norm (c, t, n3)) == NULL)
     return NULL;
-  THEN (proj, linear (c, proj, ff0, TRUE));
+  cxr_tensor_replace (&proj, linear (c, proj, ff0, TRUE));
   if (proj == NULL)
     return NULL;
   /* GEGLU: the first half times GELU of the second */
@@ -662,19 +652,19 @@ transformer (Ctx *c, CxrTensor *x, CxrTensor *context, const gchar *base, guint 
       (g = cxr_op_gelu (c->tape, gate, CXR_GELU_ERF, c->error)) == NULL ||
       (out = cxr_op_mul (c->tape, hid, g, c->error)) == NULL)
     return NULL;
-  THEN (out, linear (c, out, ff2, TRUE));
-  THEN (t, add (c, t, out));
+  cxr_tensor_replace (&out, linear (c, out, ff2, TRUE));
+  cxr_tensor_replace (&t, add (c, t, out));
   if (t == NULL)
     return NULL;
   if (linear_proj)
     {
-      THEN (t, linear (c, t, pout, TRUE));
-      THEN (t, t ? to_image (c, t, h, w) : NULL);
+      cxr_tensor_replace (&t, linear (c, t, pout, TRUE));
+      cxr_tensor_replace (&t, t ? to_image (c, t, h, w) : NULL);
     }
   else
     {
-      THEN (t, to_image (c, t, h, w));
-      THEN (t, conv (c, t, pout, 1, 0));
+      cxr_tensor_replace (&t, to_image (c, t, h, w));
+      cxr_tensor_replace (&t, conv (c, t, pout, 1, 0));
     }
   return add (c, t, x);
 }
@@ -704,9 +694,9 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
       (temb = cxr_op_timestep_embedding (t32, u->channels[0], u->flip_sin_to_cos, u->freq_shift, 1.0f, 10000.0f,
                                          error)) == NULL)
     return NULL;
-  THEN (temb, linear (&c, temb, "time_embedding.linear_1", TRUE));
-  THEN (temb, silu (&c, temb));
-  THEN (temb, linear (&c, temb, "time_embedding.linear_2", TRUE));
+  cxr_tensor_replace (&temb, linear (&c, temb, "time_embedding.linear_1", TRUE));
+  cxr_tensor_replace (&temb, silu (&c, temb));
+  cxr_tensor_replace (&temb, linear (&c, temb, "time_embedding.linear_2", TRUE));
   if ((temb_act = silu (&c, temb)) == NULL)
     return NULL;
   h = conv (&c, sample, "conv_in", 1, 1);
@@ -719,9 +709,9 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
         {
           g_autofree gchar *r = g_strdup_printf ("down_blocks.%u.resnets.%u", i, j);
           g_autofree gchar *a = g_strdup_printf ("down_blocks.%u.attentions.%u", i, j);
-          THEN (h, resnet (&c, h, temb_act, r, u->groups, u->eps));
+          cxr_tensor_replace (&h, resnet (&c, h, temb_act, r, u->groups, u->eps));
           if (h && u->down_attn[i])
-            THEN (h, transformer (&c, h, context, a, u->heads[i], u->groups, u->linear_proj));
+            cxr_tensor_replace (&h, transformer (&c, h, context, a, u->heads[i], u->groups, u->linear_proj));
           if (h == NULL)
             return NULL;
           g_ptr_array_add (skips, cxr_tensor_ref (h));
@@ -729,17 +719,17 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
       if (i + 1 < n)
         {
           g_autofree gchar *ds = g_strdup_printf ("down_blocks.%u.downsamplers.0.conv", i);
-          THEN (h, conv (&c, h, ds, 2, 1));
+          cxr_tensor_replace (&h, conv (&c, h, ds, 2, 1));
           if (h == NULL)
             return NULL;
           g_ptr_array_add (skips, cxr_tensor_ref (h));
         }
     }
-  THEN (h, resnet (&c, h, temb_act, "mid_block.resnets.0", u->groups, u->eps));
+  cxr_tensor_replace (&h, resnet (&c, h, temb_act, "mid_block.resnets.0", u->groups, u->eps));
   if (h)
-    THEN (h, transformer (&c, h, context, "mid_block.attentions.0", u->heads[n - 1], u->groups, u->linear_proj));
+    cxr_tensor_replace (&h, transformer (&c, h, context, "mid_block.attentions.0", u->heads[n - 1], u->groups, u->linear_proj));
   if (h)
-    THEN (h, resnet (&c, h, temb_act, "mid_block.resnets.1", u->groups, u->eps));
+    cxr_tensor_replace (&h, resnet (&c, h, temb_act, "mid_block.resnets.1", u->groups, u->eps));
   if (h == NULL)
     return NULL;
   for (guint i = 0; i < n; i++)
@@ -751,26 +741,26 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
           g_autofree gchar *a = g_strdup_printf ("up_blocks.%u.attentions.%u", i, j);
           g_autoptr (CxrTensor) skip = g_ptr_array_steal_index (skips, skips->len - 1);
           CxrTensor *pair[2] = { h, skip };
-          THEN (h, cxr_op_concat (tape, pair, 2, 1, error));
+          cxr_tensor_replace (&h, cxr_op_concat (tape, pair, 2, 1, error));
           if (h)
-            THEN (h, resnet (&c, h, temb_act, r, u->groups, u->eps));
+            cxr_tensor_replace (&h, resnet (&c, h, temb_act, r, u->groups, u->eps));
           if (h && u->up_attn[i])
-            THEN (h, transformer (&c, h, context, a, u->heads[block], u->groups, u->linear_proj));
+            cxr_tensor_replace (&h, transformer (&c, h, context, a, u->heads[block], u->groups, u->linear_proj));
           if (h == NULL)
             return NULL;
         }
       if (i + 1 < n)
         {
           g_autofree gchar *us = g_strdup_printf ("up_blocks.%u.upsamplers.0.conv", i);
-          THEN (h, cxr_op_upsample_nearest2x (tape, h, error));
-          THEN (h, conv (&c, h, us, 1, 1));
+          cxr_tensor_replace (&h, cxr_op_upsample_nearest2x (tape, h, error));
+          cxr_tensor_replace (&h, conv (&c, h, us, 1, 1));
           if (h == NULL)
             return NULL;
         }
     }
-  THEN (h, group_norm (&c, h, "conv_norm_out", u->groups, u->eps));
-  THEN (h, silu (&c, h));
-  THEN (h, conv (&c, h, "conv_out", 1, 1));
+  cxr_tensor_replace (&h, group_norm (&c, h, "conv_norm_out", u->groups, u->eps));
+  cxr_tensor_replace (&h, silu (&c, h));
+  cxr_tensor_replace (&h, conv (&c, h, "conv_out", 1, 1));
   return g_steal_pointer (&h);
 }
 
@@ -789,10 +779,10 @@ vae_mid (Ctx *c, CxrTensor *x, const gchar *base, guint groups)
   hh = cxr_tensor_get_dim (h, 2);
   ww = cxr_tensor_get_dim (h, 3);
   t = group_norm (c, h, gn, groups, 1e-6f);
-  THEN (t, t ? to_tokens (c, t) : NULL);
-  THEN (t, t ? attention (c, t, t, a, 1, TRUE) : NULL);
-  THEN (t, t ? to_image (c, t, hh, ww) : NULL);
-  THEN (t, add (c, t, h));
+  cxr_tensor_replace (&t, t ? to_tokens (c, t) : NULL);
+  cxr_tensor_replace (&t, t ? attention (c, t, t, a, 1, TRUE) : NULL);
+  cxr_tensor_replace (&t, t ? to_image (c, t, hh, ww) : NULL);
+  cxr_tensor_replace (&t, add (c, t, h));
   if (t == NULL)
     return NULL;
   return resnet (c, t, NULL, r1, groups, 1e-6f);
@@ -846,20 +836,20 @@ cxr_sd_vae_encode (CxrSdVae *self, CxrTape *tape, CxrTensor *images, CxrTensor *
       for (guint j = 0; j < v->layers && h; j++)
         {
           g_autofree gchar *r = g_strdup_printf ("encoder.down_blocks.%u.resnets.%u", i, j);
-          THEN (h, resnet (&c, h, NULL, r, v->groups, 1e-6f));
+          cxr_tensor_replace (&h, resnet (&c, h, NULL, r, v->groups, 1e-6f));
         }
       if (i + 1 < n && h)
         {
           g_autofree gchar *ds = g_strdup_printf ("encoder.down_blocks.%u.downsamplers.0.conv", i);
-          THEN (h, vae_downsample (&c, h, ds));
+          cxr_tensor_replace (&h, vae_downsample (&c, h, ds));
         }
     }
   if (h)
-    THEN (h, vae_mid (&c, h, "encoder.mid_block", v->groups));
-  THEN (h, group_norm (&c, h, "encoder.conv_norm_out", v->groups, 1e-6f));
-  THEN (h, silu (&c, h));
-  THEN (h, conv (&c, h, "encoder.conv_out", 1, 1));
-  THEN (h, conv (&c, h, "quant_conv", 1, 0));
+    cxr_tensor_replace (&h, vae_mid (&c, h, "encoder.mid_block", v->groups));
+  cxr_tensor_replace (&h, group_norm (&c, h, "encoder.conv_norm_out", v->groups, 1e-6f));
+  cxr_tensor_replace (&h, silu (&c, h));
+  cxr_tensor_replace (&h, conv (&c, h, "encoder.conv_out", 1, 1));
+  cxr_tensor_replace (&h, conv (&c, h, "quant_conv", 1, 0));
   if (h == NULL || (mean = cxr_op_slice (tape, h, 1, 0, v->latent_channels, error)) == NULL)
     return NULL;
   if (logvar)
@@ -899,26 +889,26 @@ cxr_sd_vae_decode (CxrSdVae *self, CxrTape *tape, CxrTensor *latents, GError **e
   g_autoptr (CxrTensor) h = conv (&c, latents, "post_quant_conv", 1, 0);
   guint n = v->n_blocks;
 
-  THEN (h, conv (&c, h, "decoder.conv_in", 1, 1));
+  cxr_tensor_replace (&h, conv (&c, h, "decoder.conv_in", 1, 1));
   if (h)
-    THEN (h, vae_mid (&c, h, "decoder.mid_block", v->groups));
+    cxr_tensor_replace (&h, vae_mid (&c, h, "decoder.mid_block", v->groups));
   for (guint i = 0; i < n && h; i++)
     {
       for (guint j = 0; j <= v->layers && h; j++)
         {
           g_autofree gchar *r = g_strdup_printf ("decoder.up_blocks.%u.resnets.%u", i, j);
-          THEN (h, resnet (&c, h, NULL, r, v->groups, 1e-6f));
+          cxr_tensor_replace (&h, resnet (&c, h, NULL, r, v->groups, 1e-6f));
         }
       if (i + 1 < n && h)
         {
           g_autofree gchar *us = g_strdup_printf ("decoder.up_blocks.%u.upsamplers.0.conv", i);
-          THEN (h, cxr_op_upsample_nearest2x (tape, h, error));
-          THEN (h, conv (&c, h, us, 1, 1));
+          cxr_tensor_replace (&h, cxr_op_upsample_nearest2x (tape, h, error));
+          cxr_tensor_replace (&h, conv (&c, h, us, 1, 1));
         }
     }
-  THEN (h, group_norm (&c, h, "decoder.conv_norm_out", v->groups, 1e-6f));
-  THEN (h, silu (&c, h));
-  THEN (h, conv (&c, h, "decoder.conv_out", 1, 1));
+  cxr_tensor_replace (&h, group_norm (&c, h, "decoder.conv_norm_out", v->groups, 1e-6f));
+  cxr_tensor_replace (&h, silu (&c, h));
+  cxr_tensor_replace (&h, conv (&c, h, "decoder.conv_out", 1, 1));
   return g_steal_pointer (&h);
 }
 

@@ -1,0 +1,15 @@
+/* plugins/prior/cxrprior.h: the ViT prior.
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#pragma once
+
+#include <cxr.h>
+
+G_BEGIN_DECLS
+
+#define CXR_TYPE_VIT_PRIOR (cxr_vit_prior_get_type ())
+G_DECLARE_FINAL_TYPE (CxrVitPrior, cxr_vit_prior, CXR, VIT_PRIOR, CxrModel)
+
+CxrTensor *cxr_vit_prior_forward (CxrVitPrior *self, CxrTape *tape, CxrTensor *latents,
+                                  CxrTensor **last_hidden_state, GError **error);
+
+G_END_DECLS
