@@ -25,22 +25,24 @@ REFERENCE = os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", os.path.dirname(HE
 sys.path.insert(0, REFERENCE)
 from common import save_safetensors  # noqa: E402
 
-# (model type, fixture script, its argument, absolute tolerance): rtol is
-# 1e-4 for all; atol 1e-6, or 1e-5 for the VAE, whose outputs are of order
-# 1 after 20 convolutions (its errors stay near 1e-6 of that scale)
+# (model type, fixture script, its argument, scaled tolerance): each element
+# within rtol 1e-4 of the reference, or within 1e-6 plus the scaled
+# tolerance times the largest magnitude of its tensor (`compare --stol`:
+# elements near zero after deep stacks of float32 ops are judged against
+# their tensor's scale)
 FIXTURES = [
-    ("clip-text", "clip.py", "text", "1e-6"),
-    ("clip-vision", "clip.py", "vision", "1e-6"),
-    ("clip-vision", "clip.py", "whole", "1e-6"),
-    ("sd-unet", "sd.py", "unet", "1e-6"),
+    ("clip-text", "clip.py", "text", "1e-5"),
+    ("clip-vision", "clip.py", "vision", "1e-5"),
+    ("clip-vision", "clip.py", "whole", "1e-5"),
+    ("sd-unet", "sd.py", "unet", "1e-5"),
     ("sd-vae", "sd.py", "vae", "1e-5"),
     ("sd-vae", "sd.py", "vae-old", "1e-5"),
-    ("bart", "bart.py", "tied", "1e-6"),
-    ("bart", "bart.py", "aliases", "1e-6"),
-    ("bart", "bart.py", "decoder", "1e-6"),
-    ("bart-autoencoder", "bart.py", "autoencoder", "1e-6"),
-    ("bart-autoencoder --set pooling=eos", "bart.py", "autoencoder-eos", "1e-6"),
-    ("vit-prior", "vit.py", "prior", "1e-6"),
+    ("bart", "bart.py", "tied", "1e-5"),
+    ("bart", "bart.py", "aliases", "1e-5"),
+    ("bart", "bart.py", "decoder", "1e-5"),
+    ("bart-autoencoder", "bart.py", "autoencoder", "1e-5"),
+    ("bart-autoencoder --set pooling=eos", "bart.py", "autoencoder-eos", "1e-5"),
+    ("vit-prior", "vit.py", "prior", "1e-5"),
 ]
 
 
@@ -103,7 +105,8 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"{name}: cxrgen model run", r.returncode == 0, r.stderr)
         if r.returncode != 0:
             continue
-        c = cxrgen("model", "compare", out, f"{folder}/expected.safetensors", "--rtol", "1e-4", "--atol", atol)
+        c = cxrgen("model", "compare", out, f"{folder}/expected.safetensors", "--rtol", "1e-4", "--atol", "1e-6",
+                   "--stol", atol)
         n_grads = sum(1 for k in read_header(f"{folder}/expected.safetensors") if k.startswith("grad."))
         check(f"{name}: outputs{' and %d gradients' % n_grads if n_grads else ''} match PyTorch (rtol 1e-4)",
               c.returncode == 0, c.stdout[-3000:])

@@ -361,9 +361,11 @@ compare_names (gconstpointer a, gconstpointer b)
 static int
 model_compare (gint argc, gchar **argv)
 {
-  gdouble rtol = 1e-4, atol = 1e-5;
+  gdouble rtol = 1e-4, atol = 1e-5, stol = 0;
   gboolean quiet = FALSE;
   GOptionEntry entries[] = {
+    { "stol", 0, 0, G_OPTION_ARG_DOUBLE, &stol, "Tolerance relative to each reference tensor's largest |b| (default 0)",
+      "S" },
     { "rtol", 'r', 0, G_OPTION_ARG_DOUBLE, &rtol, "Relative tolerance (default 1e-4)", "R" },
     { "atol", 'a', 0, G_OPTION_ARG_DOUBLE, &atol, "Absolute tolerance (default 1e-5)", "A" },
     { "quiet", 'q', 0, G_OPTION_ARG_NONE, &quiet, "Print the tensors that fail only", NULL },
@@ -377,7 +379,8 @@ model_compare (gint argc, gchar **argv)
 
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (context,
-                                    "A tensor fails where |a - b| > atol + rtol * |b| for any element (B is the reference).\n"
+                                    "A tensor fails where |a - b| > atol + stol * max |b| + rtol * |b| for any element\n"
+                                    "(B is the reference; max |b| is over its tensor).\n"
                                     "Exit status 1 when one fails, has another shape, or is on one side only.");
   if (!parse_options (context, &argc, &argv))
     return EXIT_USAGE;
@@ -435,6 +438,10 @@ model_compare (gint argc, gchar **argv)
       pa = cxr_tensor_get_data (fa);
       pb = cxr_tensor_get_data (fb);
       n = cxr_tensor_get_numel (fa);
+      gdouble tol = atol, largest = 0;
+      for (gint64 k = 0; k < n; k++)
+        largest = MAX (largest, fabs (pb[k]));
+      tol += stol * largest;
       for (gint64 k = 0; k < n; k++)
         {
           gdouble d = fabs (pa[k] - pb[k]), excess;
@@ -442,7 +449,7 @@ model_compare (gint argc, gchar **argv)
             d = INFINITY;
           else if (isnan (pa[k]))
             d = 0;
-          excess = d - (atol + rtol * fabs (pb[k]));
+          excess = d - (tol + rtol * fabs (pb[k]));
           max_abs = MAX (max_abs, d);
           if (pb[k] != 0)
             max_rel = MAX (max_rel, d / fabs (pb[k]));
@@ -460,7 +467,7 @@ model_compare (gint argc, gchar **argv)
                    n ? pb[worst] : 0.0);
         }
     }
-  g_print ("%u compared, %u failed (rtol %g, atol %g)\n", compared, failed, rtol, atol);
+  g_print ("%u compared, %u failed (rtol %g, atol %g, stol %g)\n", compared, failed, rtol, atol, stol);
   return failed ? EXIT_RUN_FAILED : EXIT_OK;
 }
 
