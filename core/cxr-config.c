@@ -221,8 +221,8 @@ as_int (GVariant *v, gint64 *out)
  * @key: a key
  * @fallback: the value when @key is absent
  *
- * Returns: the integer at @key; a value of another type is recorded as
- *   the configuration's problem
+ * Returns: the integer at @key; a value of another type, or beyond 32
+ *   bits, is recorded as the configuration's problem
  */
 gint64
 cxr_config_get_int (CxrConfig *self, const gchar *key, gint64 fallback)
@@ -235,6 +235,12 @@ cxr_config_get_int (CxrConfig *self, const gchar *key, gint64 fallback)
   if (!as_int (v, &out))
     {
       cxr_config_fail (self, key, "an integer expected");
+      return fallback;
+    }
+  /* sizes, ids and counts: a value beyond 32 bits is a damaged file */
+  if (out > G_MAXINT32 || out < G_MININT32)
+    {
+      cxr_config_fail (self, key, "%" G_GINT64_FORMAT " is out of range", out);
       return fallback;
     }
   return out;

@@ -2,6 +2,8 @@
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
+#include <unistd.h>
+
 #include "cxr-private.h"
 
 /**
@@ -352,6 +354,19 @@ cxr_model_real_load (CxrModel *self, GError **error)
   priv->params = cxr_param_set_new ();
   if (!klass->configure (self, config, error) || !cxr_config_check (config, error))
     return FALSE;
+  {
+    /* a configuration that asks for more memory than the machine has is
+     * an error, not an abort in the allocator */
+    guint64 bytes = (guint64) cxr_param_set_get_n_elements (priv->params) * sizeof (gfloat);
+    guint64 memory = (guint64) sysconf (_SC_PHYS_PAGES) * (guint64) sysconf (_SC_PAGESIZE);
+    if (memory > 0 && bytes > memory)
+      {
+        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG,
+                     "%s: the configuration asks for %.1f GiB of parameters, more than this machine's %.1f GiB",
+                     config_path ? config_path : type_name (self), bytes / 1073741824.0, memory / 1073741824.0);
+        return FALSE;
+      }
+  }
   g_free (priv->config_used);
   priv->config_used = g_steal_pointer (&config_path);
   cxr_param_set_allocate_frozen (priv->params); /* gradients on demand: cxr_param_set_enable_grads() */

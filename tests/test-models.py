@@ -182,6 +182,12 @@ with tempfile.TemporaryDirectory() as tmp:
     r = variant("missing-key", config={"patch_size": None})
     check("a missing configuration key is an error that names it", r.returncode == 1 and
           '"patch_size"' in r.stderr and "missing" in r.stderr, r.stderr)
+    r = variant("out-of-range", config={"hidden_size": 2 ** 40})
+    check("a size beyond 32 bits is an error that names the key", r.returncode == 1 and '"hidden_size"' in r.stderr and
+          "out of range" in r.stderr, r.stderr)
+    r = variant("huge", config={"hidden_size": 200000, "num_attention_heads": 1})
+    check("a configuration too large for the machine is an error, not an abort", r.returncode == 1 and
+          "GiB" in r.stderr and "config.json" in r.stderr, r.stderr)
     r = variant("bad-key", config={"hidden_size": "wide"})
     check("a configuration value of the wrong type is an error that names it", r.returncode == 1 and
           '"hidden_size"' in r.stderr and "integer" in r.stderr, r.stderr)

@@ -110,6 +110,14 @@ with tempfile.TemporaryDirectory() as tmp:
         check("a malformed merges file is an error", False)
     except GLib.Error as e:
         check("a malformed merges file is an error with its line", "bad-merges.txt:2" in e.message, e.message)
+    with open(f"{tmp}/sparse.json", "w") as fp:
+        json.dump({"<|startoftext|>": 0, "<|endoftext|>": 2147483000}, fp)
+    try:
+        Cxr.Tokenizer.new_clip(f"{tmp}/sparse.json", f"{tmp}/merges.txt")
+        check("an id beyond the vocabulary's size is an error (no table grows to it)", False)
+    except GLib.Error as e:
+        check("an id beyond the vocabulary's size is an error (no table grows to it)",
+              "2147483000" not in e.message and "<|endoftext|>" in e.message and "[0, 2)" in e.message, e.message)
     with open(f"{tmp}/no-specials.json", "w") as fp:
         json.dump({"a": 0}, fp)
     try:

@@ -119,6 +119,11 @@ cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, gu
           g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "parameter %s has a negative size", name);
           return FALSE;
         }
+      if (shape[i] > 0 && numel > (G_MAXINT64 / 16) / shape[i])
+        {
+          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "parameter %s is too large to exist", name);
+          return FALSE;
+        }
       numel *= shape[i];
     }
   e = g_new0 (ParamEntry, 1);

@@ -122,7 +122,7 @@ read_vocab (CxrTokenizer *self, const gchar *path, GError **error)
   GVariantIter iter;
   const gchar *token;
   GVariant *value;
-  gsize length;
+  gsize length, n_entries;
 
   if (!g_file_get_contents (path, &text, &length, error) ||
       (dict = cxr_json_parse (text, length, path, error)) == NULL)
@@ -132,6 +132,9 @@ read_vocab (CxrTokenizer *self, const gchar *path, GError **error)
       g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: not a JSON object of token ids", path);
       return FALSE;
     }
+  /* Hugging Face vocabularies number their tokens 0..n-1: an id beyond
+   * that is a damaged file, refused before any table grows to it */
+  n_entries = g_variant_n_children (dict);
   g_variant_iter_init (&iter, dict);
   while (g_variant_iter_loop (&iter, "{&sv}", &token, &value))
     {
@@ -141,10 +144,11 @@ read_vocab (CxrTokenizer *self, const gchar *path, GError **error)
         id = g_variant_get_int64 (value);
       else if (g_variant_is_of_type (value, G_VARIANT_TYPE_UINT64) && g_variant_get_uint64 (value) < G_MAXINT32)
         id = (gint64) g_variant_get_uint64 (value);
-      if (id < 0 || id >= G_MAXINT32)
+      if (id < 0 || (guint64) id >= n_entries)
         {
-          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: token \"%s\": the id is not an integer in [0, 2^31)",
-                       path, token);
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE,
+                       "%s: token \"%s\": the id is not an integer in [0, %" G_GSIZE_FORMAT "), the vocabulary's size",
+                       path, token, n_entries);
           g_variant_unref (value);
           return FALSE;
         }
