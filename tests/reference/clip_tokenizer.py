@@ -72,24 +72,36 @@ def pieces(text):
     return out
 
 
-def bpe(piece, ranks):
+def merge_pair(word, pair):
+    """The symbols of word with every occurrence of pair merged, left to right."""
+    out, k = [], 0
+    while k < len(word):
+        if k < len(word) - 1 and (word[k], word[k + 1]) == pair:
+            out.append(word[k] + word[k + 1])
+            k += 2
+        else:
+            out.append(word[k])
+            k += 1
+    return out
+
+
+def symbols(piece, word_end):
+    """A piece's bytes as mapped characters, the last marked </w> for CLIP."""
     word = [BYTES[b] for b in piece.encode()]
-    word[-1] += "</w>"
+    if word_end:
+        word[-1] += "</w>"
+    return word
+
+
+def bpe(piece, ranks, word_end=True):
+    """Merges in rank order, lowest first, until none applies."""
+    word = symbols(piece, word_end)
     while len(word) > 1:
-        pairs = [(ranks.get((a, b), 1e9), k) for k, (a, b) in enumerate(zip(word, word[1:]))]
-        rank, _ = min(pairs)
+        pairs = [(ranks.get(pair, 1e9), pair) for pair in zip(word, word[1:])]
+        rank, pair = min(pairs, key=lambda rp: rp[0])
         if rank == 1e9:
             break
-        first, second = next((word[k], word[k + 1]) for r, k in pairs if r == rank)
-        new, k = [], 0
-        while k < len(word):
-            if k < len(word) - 1 and word[k] == first and word[k + 1] == second:
-                new.append(first + second)
-                k += 2
-            else:
-                new.append(word[k])
-                k += 1
-        word = new
+        word = merge_pair(word, pair)
     return word
 
 
@@ -100,15 +112,9 @@ def reference_tokens(text, ranks):
     return out
 
 
-def learn(corpus, n_merges):
-    """A small BPE vocabulary: byte symbols, then the most frequent pairs."""
-    words = {}
-    for text in corpus:
-        for p in pieces(clean(text)):
-            if p in SPECIAL:
-                continue
-            w = tuple([BYTES[b] for b in p.encode()][:-1] + [BYTES[p.encode()[-1]] + "</w>"])
-            words[w] = words.get(w, 0) + 1
+def learn_merges(words, n_merges):
+    """The most frequent adjacent pair, merged everywhere, n_merges times
+    over {symbols: count}."""
     merges = []
     for _ in range(n_merges):
         counts = {}
@@ -121,16 +127,22 @@ def learn(corpus, n_merges):
         merges.append(best)
         new_words = {}
         for w, n in words.items():
-            out, k = [], 0
-            while k < len(w):
-                if k < len(w) - 1 and (w[k], w[k + 1]) == best:
-                    out.append(w[k] + w[k + 1])
-                    k += 2
-                else:
-                    out.append(w[k])
-                    k += 1
-            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
+            merged = tuple(merge_pair(list(w), best))
+            new_words[merged] = new_words.get(merged, 0) + n
         words = new_words
+    return merges
+
+
+def learn(corpus, n_merges):
+    """A small CLIP vocabulary: byte symbols, with </w>, then the most
+    frequent pairs."""
+    words = {}
+    for text in corpus:
+        for p in pieces(clean(text)):
+            if p not in SPECIAL:
+                w = tuple(symbols(p, True))
+                words[w] = words.get(w, 0) + 1
+    merges = learn_merges(words, n_merges)
     vocab = list(BYTES.values()) + [c + "</w>" for c in BYTES.values()]
     vocab += [a + b for a, b in merges]
     vocab += SPECIAL
@@ -190,26 +202,6 @@ def gpt2_pieces(text):
     return out
 
 
-def byte_bpe(piece, ranks):
-    word = [BYTES[b] for b in piece.encode()]
-    while len(word) > 1:
-        pairs = [(ranks.get((a, b), 1e9), k) for k, (a, b) in enumerate(zip(word, word[1:]))]
-        rank, _ = min(pairs)
-        if rank == 1e9:
-            break
-        first, second = next((word[k], word[k + 1]) for r, k in pairs if r == rank)
-        new, k = [], 0
-        while k < len(word):
-            if k < len(word) - 1 and word[k] == first and word[k + 1] == second:
-                new.append(first + second)
-                k += 2
-            else:
-                new.append(word[k])
-                k += 1
-        word = new
-    return word
-
-
 def gpt2_tokens(text, ranks):
     """Special tokens split out first (as transformers' added-token trie
     does; <mask>'s lstrip is not modelled), then each span's pieces."""
@@ -219,7 +211,7 @@ def gpt2_tokens(text, ranks):
             out.append(span)
         elif span:
             for p in gpt2_pieces(span):
-                out += byte_bpe(p, ranks)
+                out += bpe(p, ranks, word_end=False)
     return out
 
 
@@ -229,29 +221,8 @@ def learn_byte_level(corpus, n_merges):
     words = {}
     for text in corpus:
         for p in gpt2_pieces(text):
-            w = tuple(BYTES[b] for b in p.encode())
+            w = tuple(symbols(p, False))
             words[w] = words.get(w, 0) + 1
-    merges = []
-    for _ in range(n_merges):
-        counts = {}
-        for w, n in words.items():
-            for pair in zip(w, w[1:]):
-                counts[pair] = counts.get(pair, 0) + n
-        if not counts:
-            break
-        best = max(sorted(counts), key=lambda p: counts[p])
-        merges.append(best)
-        new_words = {}
-        for w, n in words.items():
-            out, k = [], 0
-            while k < len(w):
-                if k < len(w) - 1 and (w[k], w[k + 1]) == best:
-                    out.append(w[k] + w[k + 1])
-                    k += 2
-                else:
-                    out.append(w[k])
-                    k += 1
-            new_words[tuple(out)] = new_words.get(tuple(out), 0) + n
-        words = new_words
+    merges = learn_merges(words, n_merges)
     vocab = ["<s>", "<pad>", "</s>", "<unk>"] + list(BYTES.values()) + [a + b for a, b in merges] + ["<mask>"]
     return {t: i for i, t in enumerate(dict.fromkeys(vocab))}, merges
