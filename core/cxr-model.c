@@ -936,6 +936,51 @@ cxr_autoencoder_encode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, 
 }
 
 /**
+ * cxr_autoencoder_encode_field:
+ * @self: a prepared autoencoder
+ * @batch: a batch whose float field @field holds gray images in [0, 1]
+ *   (with the image-width and image-height extras)
+ * @field: the field
+ * @logvar: (out) (optional) (transfer full): the log-variance
+ * @error: return location for a #GError
+ *
+ * Encodes a batch's gray images as the stages take them: replicated to
+ * RGB, brought to [-1, 1], then cxr_autoencoder_encode() without
+ * gradients.
+ *
+ * Returns: (transfer full) (nullable): the mean of the latent distribution
+ *   (unscaled); %NULL with @error set, naming the field, when the batch
+ *   has no such images
+ */
+CxrTensor *
+cxr_autoencoder_encode_field (CxrAutoencoder *self, CxrBatch *batch, const gchar *field, CxrTensor **logvar,
+                              GError **error)
+{
+  guint n = cxr_batch_get_size (batch), width = 0;
+  GVariant *ew = cxr_batch_get_extra (batch, "image-width"), *eh = cxr_batch_get_extra (batch, "image-height");
+  guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
+  const gfloat *gray = cxr_batch_get_floats (batch, field, &width, NULL);
+  g_autoptr (CxrTensor) images = NULL;
+  gfloat *px;
+
+  g_return_val_if_fail (CXR_IS_AUTOENCODER (self), NULL);
+  if (gray == NULL || w == 0 || (gsize) w * h != width)
+    {
+      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_MISSING_FIELD, "batch %" G_GUINT64_FORMAT ": needs the "
+                   "float field \"%s\" with the image-width and image-height extras", cxr_batch_get_sequence (batch),
+                   field);
+      return NULL;
+    }
+  images = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, 3, h, w }, 4);
+  px = cxr_tensor_get_data (images);
+  for (guint i = 0; i < n; i++)
+    for (guint c = 0; c < 3; c++)
+      for (gsize k = 0; k < width; k++)
+        px[((gsize) i * 3 + c) * width + k] = gray[(gsize) i * width + k] * 2.0f - 1.0f;
+  return cxr_autoencoder_encode (self, NULL, images, logvar, error);
+}
+
+/**
  * cxr_autoencoder_decode:
  * @self: a prepared autoencoder
  * @tape: (nullable): where to record

@@ -8,6 +8,7 @@
 
 #include <glib-object.h>
 
+#include "cxr-batch.h"
 #include "cxr-config.h"
 #include "tensor/cxr-ops.h"
 #include "tensor/cxr-optim.h"
@@ -178,6 +179,8 @@ struct _CxrAutoencoderInterface {
 
 CxrTensor *cxr_autoencoder_encode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *images, CxrTensor **logvar,
                                    GError **error);
+CxrTensor *cxr_autoencoder_encode_field (CxrAutoencoder *self, CxrBatch *batch, const gchar *field,
+                                         CxrTensor **logvar, GError **error);
 CxrTensor *cxr_autoencoder_decode (CxrAutoencoder *self, CxrTape *tape, CxrTensor *latents, GError **error);
 gdouble cxr_autoencoder_get_scaling_factor (CxrAutoencoder *self);
 guint cxr_autoencoder_get_latent_channels (CxrAutoencoder *self);

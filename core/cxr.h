@@ -10,6 +10,7 @@
 #include "cxr-stage.h"
 #include "cxr-config.h"
 #include "cxr-model.h"
+#include "cxr-trainer.h"
 #include "cxr-plugin.h"
 #include "cxr-registry.h"
 #include "cxr-pipeline.h"

@@ -2,7 +2,7 @@
 # tests/test-diffusion-train.py: diffusion-train on the phantom dataset with
 # a tiny random Stable Diffusion (tests/reference/sd.py's make_tiny_sd):
 # the validation loss (the validate split, fixed noise, measured by the
-# same stage at lr 0) drops; a run resumed from its checkpoint continues the
+# same stage with evaluate=true) drops; a run resumed from its checkpoint continues the
 # uninterrupted run's loss curve bit for bit; the trained weights load as a
 # model and sample; the errors.
 import csv
@@ -95,7 +95,10 @@ def run(tmp, name, *args, **kw):
 
 
 def validation_loss(tmp, name, unet):
-    r, losses = run(tmp, name, unet, split="validate", lr="0", epochs=3)
+    r, losses = run(tmp, name, unet, split="validate", epochs=3,
+                    extra=f"evaluate=true\noutput={tmp}/{name}/never.safetensors")
+    if os.path.exists(f"{tmp}/{name}"):
+        check("evaluate=true writes nothing", False, f"{tmp}/{name} was made")
     return r, float(np.mean(losses)) if losses else float("nan")
 
 
@@ -182,5 +185,11 @@ folder={tmp}/generated
     r, _ = run(tmp, "bad-ckpt", f"{tmp}/sd/unet", steps=2, extra=f"checkpoint={tmp}/not-a-ckpt\nresume=true")
     check("resuming from a file that is no checkpoint is an error that names it", r.returncode != 0 and
           "not-a-ckpt" in r.stderr, r.stderr[-500:])
+    r, _ = run(tmp, "cosine-unbounded", f"{tmp}/sd/unet", steps=0, extra="lr-schedule=cosine")
+    check("a cosine schedule without max-steps is an error", r.returncode != 0 and "max-steps" in r.stderr,
+          r.stderr[-500:])
+    r, cosine = run(tmp, "cosine", f"{tmp}/sd/unet", steps=6, extra="lr-schedule=cosine\nwarmup-steps=2")
+    check("a cosine schedule with warm-up trains to max-steps", r.returncode == 0 and len(cosine) == 6 and
+          cosine[0] == losses[0], r.stderr[-500:])
 
 finish()

@@ -255,10 +255,11 @@ model_run (gint argc, gchar **argv)
   g_option_context_add_main_entries (context, entries, NULL);
   if (!parse_options (context, &argc, &argv))
     return EXIT_USAGE;
-  if (argc != 2 || inputs_path == NULL || output == NULL || (!model_dir && !weights))
+  if (argc != 2 || inputs_path == NULL || output == NULL || (!model_dir && !weights && !config))
     {
-      g_printerr ("Usage: cxrgen model run TYPE (--model-dir DIR | [--config C.json] --weights W.safetensors) "
-                  "--inputs IN.safetensors -o OUT.safetensors [--target T.safetensors --loss mse|ce]\n");
+      g_printerr ("Usage: cxrgen model run TYPE (--model-dir DIR | [--config C.json] --weights W.safetensors | "
+                  "--config C.json --set random-weights=true) --inputs IN.safetensors -o OUT.safetensors "
+                  "[--target T.safetensors --loss mse|ce]\n");
       return EXIT_USAGE;
     }
   if (loss_name && !g_str_equal (loss_name, "mse") && !g_str_equal (loss_name, "ce"))

@@ -40,9 +40,46 @@ configs = {
     "vae": {"_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [16, 32],
             "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"], "in_channels": 3, "latent_channels": 4,
             "layers_per_block": 1, "norm_num_groups": 8, "out_channels": 3, "sample_size": 32,
-            "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"]},
+            "up_block_types": ["UpDecoderBlock2D", "UpDecoderBlock2D"],
+            # 1 / the deviation of the seeded random VAE's latent means on
+            # phantoms (0.0148), measured as SD's 0.18215 was: the denoiser
+            # and the prior see latents of unit scale
+            "scaling_factor": 67.6},
 }
 for name, cfg in configs.items():
+    os.makedirs(f"{HERE}/{name}", exist_ok=True)
+    with open(f"{HERE}/{name}/config.json", "w") as fp:
+        json.dump(cfg, fp, indent=1)
+        fp.write("\n")
+
+# The language module's tiny networks: BART (the report autoencoder) with a
+# byte-level BPE vocabulary (GPT-2's scheme, as facebook/bart-base) learnt
+# from phantom reports (all the phantom's sentences occur in 2000 studies),
+# and the ViT prior on the tiny VAE's latents of 32x32 images (16x16x4).
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+from clip_tokenizer import learn_byte_level  # noqa: E402
+
+with tempfile.TemporaryDirectory() as tmp:
+    subprocess.run([os.path.join(HERE, "..", "..", "tests", "run-uninstalled"), "cxrgen", "phantom", "--out", tmp,
+                    "--count", "2000", "--size", "32"], check=True, capture_output=True)
+    reports = []
+    for root, _, files in os.walk(f"{tmp}/files"):
+        reports += [open(os.path.join(root, f)).read() for f in sorted(files) if f.endswith(".txt")]
+bvocab, bmerges = learn_byte_level(sorted(set(reports)), 400)
+os.makedirs(f"{HERE}/bart", exist_ok=True)
+write_files(f"{HERE}/bart", bvocab, bmerges)
+language = {
+    "bart": {"architectures": ["BartForConditionalGeneration"], "model_type": "bart", "activation_function": "gelu",
+             "d_model": 32, "encoder_layers": 2, "decoder_layers": 2, "encoder_attention_heads": 4,
+             "decoder_attention_heads": 4, "encoder_ffn_dim": 64, "decoder_ffn_dim": 64,
+             "max_position_embeddings": 256, "vocab_size": len(bvocab), "pad_token_id": 1, "bos_token_id": 0,
+             "eos_token_id": 2, "decoder_start_token_id": 2, "forced_bos_token_id": 0, "scale_embedding": False},
+    "prior": {"architectures": ["ViTModel"], "model_type": "vit", "hidden_act": "gelu", "hidden_size": 32,
+              "intermediate_size": 64, "num_attention_heads": 4, "num_hidden_layers": 2, "image_size": 16,
+              "patch_size": 2, "num_channels": 4, "layer_norm_eps": 1e-12, "qkv_bias": True},
+}
+for name, cfg in language.items():
     os.makedirs(f"{HERE}/{name}", exist_ok=True)
     with open(f"{HERE}/{name}/config.json", "w") as fp:
         json.dump(cfg, fp, indent=1)

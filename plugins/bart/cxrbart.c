@@ -234,6 +234,59 @@ feed_forward (Ctx *c, CxrBart *self, CxrTensor *h, const gchar *base)
   return linear (c, f, fc2);
 }
 
+/* h = norm (h + x): BART's post-norm residual */
+static void
+residual_norm (Ctx *c, CxrTensor **h, CxrTensor *x, const gchar *norm_name)
+{
+  cxr_tensor_replace (h, add_tensors (c, *h, x));
+  cxr_tensor_replace (h, norm (c, *h, norm_name));
+}
+
+/* the feed-forward half of a layer, with its residual and norm */
+static void
+feed_forward_block (Ctx *c, CxrBart *self, CxrTensor **h, const gchar *base, const gchar *norm_name)
+{
+  g_autoptr (CxrTensor) f = *h ? feed_forward (c, self, *h, base) : NULL;
+  residual_norm (c, h, f, norm_name);
+}
+
+/* logits = h x shared^T + final_logits_bias */
+static CxrTensor *
+lm_head (Ctx *c, CxrTensor *h)
+{
+  g_autoptr (CxrTensor) x = h ? cxr_op_linear (c->tape, h, P (c, "model.shared.weight", ""), NULL, c->error) : NULL;
+  return add_tensors (c, x, P (c, "final_logits_bias", ""));
+}
+
+/* the tensor-name prefixes of one layer */
+typedef struct {
+  gchar *base, *self_attn, *self_norm, *cross_attn, *cross_norm, *final_norm;
+} LayerNames;
+
+static void
+layer_names_init (LayerNames *n, const gchar *side, guint layer)
+{
+  n->base = g_strdup_printf ("model.%s.layers.%u", side, layer);
+  n->self_attn = g_strconcat (n->base, ".self_attn", NULL);
+  n->self_norm = g_strconcat (n->base, ".self_attn_layer_norm", NULL);
+  n->cross_attn = g_strconcat (n->base, ".encoder_attn", NULL);
+  n->cross_norm = g_strconcat (n->base, ".encoder_attn_layer_norm", NULL);
+  n->final_norm = g_strconcat (n->base, ".final_layer_norm", NULL);
+}
+
+static void
+layer_names_clear (LayerNames *n)
+{
+  g_free (n->base);
+  g_free (n->self_attn);
+  g_free (n->self_norm);
+  g_free (n->cross_attn);
+  g_free (n->cross_norm);
+  g_free (n->final_norm);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (LayerNames, layer_names_clear)
+
 /**
  * cxr_bart_encode:
  * @self: a prepared BART
@@ -253,16 +306,13 @@ cxr_bart_encode (CxrBart *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *
 
   for (guint l = 0; l < CFG (self)->enc_layers && h; l++)
     {
-      g_autofree gchar *base = g_strdup_printf ("model.encoder.layers.%u", l);
-      g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
-      g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
-      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->enc_heads, attention_mask, FALSE), f = NULL;
+      g_auto (LayerNames) n = { 0 };
+      g_autoptr (CxrTensor) a = NULL;
 
-      cxr_tensor_replace (&h, add_tensors (&c, h, a));
-      cxr_tensor_replace (&h, norm (&c, h, san));
-      f = h ? feed_forward (&c, self, h, base) : NULL;
-      cxr_tensor_replace (&h, add_tensors (&c, h, f));
-      cxr_tensor_replace (&h, norm (&c, h, fn));
+      layer_names_init (&n, "encoder", l);
+      a = attention (&c, h, h, n.self_attn, CFG (self)->enc_heads, attention_mask, FALSE);
+      residual_norm (&c, &h, a, n.self_norm);
+      feed_forward_block (&c, self, &h, n.base, n.final_norm);
     }
   return g_steal_pointer (&h);
 }
@@ -289,25 +339,360 @@ cxr_bart_decode (CxrBart *self, CxrTape *tape, CxrTensor *decoder_input_ids, Cxr
 
   for (guint l = 0; l < CFG (self)->dec_layers && h; l++)
     {
-      g_autofree gchar *base = g_strdup_printf ("model.decoder.layers.%u", l);
-      g_autofree gchar *sa = g_strconcat (base, ".self_attn", NULL), *san = g_strconcat (base, ".self_attn_layer_norm", NULL);
-      g_autofree gchar *ca = g_strconcat (base, ".encoder_attn", NULL), *can = g_strconcat (base, ".encoder_attn_layer_norm", NULL);
-      g_autofree gchar *fn = g_strconcat (base, ".final_layer_norm", NULL);
-      g_autoptr (CxrTensor) a = attention (&c, h, h, sa, CFG (self)->dec_heads, decoder_mask, TRUE), x = NULL, f = NULL;
+      g_auto (LayerNames) n = { 0 };
+      g_autoptr (CxrTensor) a = NULL, x = NULL;
 
-      cxr_tensor_replace (&h, add_tensors (&c, h, a));
-      cxr_tensor_replace (&h, norm (&c, h, san));
-      x = h ? attention (&c, h, encoder_states, ca, CFG (self)->dec_heads, encoder_mask, FALSE) : NULL;
-      cxr_tensor_replace (&h, add_tensors (&c, h, x));
-      cxr_tensor_replace (&h, norm (&c, h, can));
-      f = h ? feed_forward (&c, self, h, base) : NULL;
-      cxr_tensor_replace (&h, add_tensors (&c, h, f));
-      cxr_tensor_replace (&h, norm (&c, h, fn));
+      layer_names_init (&n, "decoder", l);
+      a = attention (&c, h, h, n.self_attn, CFG (self)->dec_heads, decoder_mask, TRUE);
+      residual_norm (&c, &h, a, n.self_norm);
+      x = h ? attention (&c, h, encoder_states, n.cross_attn, CFG (self)->dec_heads, encoder_mask, FALSE) : NULL;
+      residual_norm (&c, &h, x, n.cross_norm);
+      feed_forward_block (&c, self, &h, n.base, n.final_norm);
+    }
+  return lm_head (&c, h);
+}
+
+/**
+ * cxr_bart_get_vocab_size:
+ * @self: a prepared BART
+ *
+ * Returns: the ids the model knows
+ */
+guint
+cxr_bart_get_vocab_size (CxrBart *self)
+{
+  return CFG (self)->vocab;
+}
+
+/**
+ * cxr_bart_get_max_positions:
+ * @self: a prepared BART
+ *
+ * Returns: the longest sequence the learned positions cover
+ */
+guint
+cxr_bart_get_max_positions (CxrBart *self)
+{
+  return CFG (self)->positions;
+}
+
+/**
+ * cxr_bart_get_special_ids:
+ * @self: a prepared BART
+ * @pad: (out) (optional): pad_token_id
+ * @decoder_start: (out) (optional): decoder_start_token_id
+ */
+void
+cxr_bart_get_special_ids (CxrBart *self, gint64 *pad, gint64 *decoder_start)
+{
+  if (pad)
+    *pad = CFG (self)->pad;
+  if (decoder_start)
+    *decoder_start = CFG (self)->decoder_start;
+}
+
+/* ---------------------------------------------- incremental decoding */
+
+/* The decoder one position at a time: each layer keeps the keys and
+ * values of the positions seen so far (self-attention) and those of the
+ * encoder states, computed once (cross-attention), so a step costs one
+ * row of every projection and attention over what is cached, not the
+ * whole prefix again. */
+struct _CxrBartDecoderState {
+  CxrBart *model;
+  guint rows, capacity, length, layers, d, s;
+  gfloat **self_k, **self_v;  /* per layer [rows, capacity, d] */
+  gfloat **cross_k, **cross_v; /* per layer [rows, s, d] */
+  gfloat *cross_mask;         /* [rows, s] or NULL */
+};
+
+/**
+ * cxr_bart_decoder_state_free:
+ * @state: (nullable): a decoder state
+ */
+void
+cxr_bart_decoder_state_free (CxrBartDecoderState *state)
+{
+  if (state == NULL)
+    return;
+  for (guint l = 0; l < state->layers; l++)
+    {
+      g_free (state->self_k[l]);
+      g_free (state->self_v[l]);
+      g_free (state->cross_k[l]);
+      g_free (state->cross_v[l]);
+    }
+  g_free (state->self_k);
+  g_free (state->self_v);
+  g_free (state->cross_k);
+  g_free (state->cross_v);
+  g_free (state->cross_mask);
+  g_object_unref (state->model);
+  g_free (state);
+}
+
+static gfloat *
+copy_floats (CxrTensor *t)
+{
+  g_autoptr (CxrTensor) dense = cxr_tensor_contiguous (t);
+  return g_memdup2 (cxr_tensor_get_data (dense), sizeof (gfloat) * cxr_tensor_get_numel (dense));
+}
+
+/**
+ * cxr_bart_decoder_state_new:
+ * @self: a prepared BART
+ * @encoder_states: [N, S, d_model] (S = 1 for the report autoencoder)
+ * @encoder_mask: (nullable): F32 [N, S]
+ * @capacity: the most positions the state will hold (at most the model's
+ *   positions)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full) (nullable): an empty state for N sequences,
+ *   the cross-attention keys and values computed
+ */
+CxrBartDecoderState *
+cxr_bart_decoder_state_new (CxrBart *self, CxrTensor *encoder_states, CxrTensor *encoder_mask, guint capacity,
+                            GError **error)
+{
+  BartConfig *c = CFG (self);
+  Ctx ctx = { CXR_MODEL (self), NULL, error };
+  CxrBartDecoderState *state;
+
+  if (cxr_tensor_get_ndim (encoder_states) != 3 || cxr_tensor_get_dim (encoder_states, 2) != c->d)
+    {
+      g_autofree gchar *what = cxr_tensor_describe (encoder_states);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: the encoder states are %s; [N, S, %u] "
+                   "expected", what, c->d);
+      return NULL;
+    }
+  state = g_new0 (CxrBartDecoderState, 1);
+  state->model = g_object_ref (self);
+  state->rows = (guint) cxr_tensor_get_dim (encoder_states, 0);
+  state->s = (guint) cxr_tensor_get_dim (encoder_states, 1);
+  state->capacity = MIN (capacity, c->positions);
+  state->layers = c->dec_layers;
+  state->d = c->d;
+  state->self_k = g_new0 (gfloat *, c->dec_layers);
+  state->self_v = g_new0 (gfloat *, c->dec_layers);
+  state->cross_k = g_new0 (gfloat *, c->dec_layers);
+  state->cross_v = g_new0 (gfloat *, c->dec_layers);
+  if (encoder_mask)
+    state->cross_mask = copy_floats (encoder_mask);
+  for (guint l = 0; l < c->dec_layers; l++)
+    {
+      g_autofree gchar *kn = g_strdup_printf ("model.decoder.layers.%u.encoder_attn.k_proj", l);
+      g_autofree gchar *vn = g_strdup_printf ("model.decoder.layers.%u.encoder_attn.v_proj", l);
+      g_autoptr (CxrTensor) k = linear (&ctx, encoder_states, kn), v = linear (&ctx, encoder_states, vn);
+
+      if (k == NULL || v == NULL)
+        {
+          cxr_bart_decoder_state_free (state);
+          return NULL;
+        }
+      state->cross_k[l] = copy_floats (k);
+      state->cross_v[l] = copy_floats (v);
+      state->self_k[l] = g_new (gfloat, (gsize) state->rows * state->capacity * c->d);
+      state->self_v[l] = g_new (gfloat, (gsize) state->rows * state->capacity * c->d);
+    }
+  return state;
+}
+
+/**
+ * cxr_bart_decoder_state_get_length:
+ * @state: a decoder state
+ *
+ * Returns: the positions decoded so far
+ */
+guint
+cxr_bart_decoder_state_get_length (CxrBartDecoderState *state)
+{
+  return state->length;
+}
+
+/**
+ * cxr_bart_decoder_state_reorder:
+ * @state: a decoder state
+ * @rows: (array length=n_rows): for each new row, the old row it copies
+ * @n_rows: the rows after (beam search keeps as many; a batch may shrink)
+ *
+ * Rearranges the cached rows: beam search continues the beams it keeps.
+ */
+void
+cxr_bart_decoder_state_reorder (CxrBartDecoderState *state, const guint *rows, guint n_rows)
+{
+  gsize self_row = (gsize) state->capacity * state->d, cross_row = (gsize) state->s * state->d;
+
+  for (guint l = 0; l < state->layers; l++)
+    {
+      gfloat **slots[4] = { &state->self_k[l], &state->self_v[l], &state->cross_k[l], &state->cross_v[l] };
+      for (guint w = 0; w < 4; w++)
+        {
+          gsize row = w < 2 ? self_row : cross_row, used = w < 2 ? (gsize) state->length * state->d : row;
+          gfloat *old = *slots[w], *fresh = g_new (gfloat, MAX ((gsize) n_rows * row, 1));
+          for (guint i = 0; i < n_rows; i++)
+            memcpy (fresh + i * row, old + (gsize) rows[i] * row, sizeof (gfloat) * used);
+          g_free (old);
+          *slots[w] = fresh;
+        }
+    }
+  if (state->cross_mask)
+    {
+      gfloat *fresh = g_new (gfloat, MAX ((gsize) n_rows * state->s, 1));
+      for (guint i = 0; i < n_rows; i++)
+        memcpy (fresh + (gsize) i * state->s, state->cross_mask + (gsize) rows[i] * state->s, sizeof (gfloat) * state->s);
+      g_free (state->cross_mask);
+      state->cross_mask = fresh;
+    }
+  state->rows = n_rows;
+}
+
+/* one query row per sequence against T cached keys and values, per head:
+ * softmax(q k^T * scale) v, keys whose mask is 0 left out */
+static void
+attend_cached (const gfloat *q, const gfloat *keys, const gfloat *values, const gfloat *mask, guint rows, guint t,
+               gsize row_stride, guint d, guint heads, gfloat *out)
+{
+  guint hd = d / heads;
+  gfloat scale = 1.0f / sqrtf ((gfloat) hd);
+
+#pragma omp parallel for collapse(2) if ((gsize) rows * heads * t * hd > 32768)
+  for (guint r = 0; r < rows; r++)
+    for (guint h = 0; h < heads; h++)
+      {
+        const gfloat *qr = q + (gsize) r * d + h * hd;
+        const gfloat *kr = keys + r * row_stride + h * hd, *vr = values + r * row_stride + h * hd;
+        gfloat *o = out + (gsize) r * d + h * hd, top = -INFINITY, sum = 0;
+        g_autofree gfloat *w = g_new (gfloat, t);
+
+        for (guint j = 0; j < t; j++)
+          {
+            gfloat dot = 0;
+            if (mask && mask[(gsize) r * t + j] == 0)
+              {
+                w[j] = -INFINITY;
+                continue;
+              }
+            for (guint e = 0; e < hd; e++)
+              dot += qr[e] * kr[(gsize) j * d + e];
+            w[j] = dot * scale;
+            top = MAX (top, w[j]);
+          }
+        for (guint j = 0; j < t; j++)
+          sum += (w[j] = w[j] == -INFINITY ? 0 : expf (w[j] - top));
+        memset (o, 0, sizeof (gfloat) * hd);
+        for (guint j = 0; j < t; j++)
+          if (w[j] != 0)
+            for (guint e = 0; e < hd; e++)
+              o[e] += w[j] / sum * vr[(gsize) j * d + e];
+      }
+}
+
+static CxrTensor *
+step_attention (Ctx *c, CxrTensor *x, const gchar *base, const gfloat *keys, const gfloat *values, const gfloat *mask,
+                guint rows, guint t, gsize row_stride, guint heads, GError **error)
+{
+  g_autofree gchar *qn = g_strconcat (base, ".q_proj", NULL), *on = g_strconcat (base, ".out_proj", NULL);
+  g_autoptr (CxrTensor) q = linear (c, x, qn), q_dense = NULL, a = NULL;
+  guint d = (guint) cxr_tensor_get_dim (x, 2);
+
+  if (q == NULL)
+    return NULL;
+  q_dense = cxr_tensor_contiguous (q);
+  a = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { rows, 1, d }, 3);
+  attend_cached (cxr_tensor_get_data (q_dense), keys, values, mask, rows, t, row_stride, d, heads,
+                 cxr_tensor_get_data (a));
+  return linear (c, a, on);
+}
+
+/* writes the new position's key and value of one self-attention into the
+ * cache */
+static gboolean
+cache_key_value (Ctx *c, CxrBartDecoderState *state, guint layer, CxrTensor *x, const gchar *base)
+{
+  g_autofree gchar *kn = g_strconcat (base, ".k_proj", NULL), *vn = g_strconcat (base, ".v_proj", NULL);
+  g_autoptr (CxrTensor) k = linear (c, x, kn), v = linear (c, x, vn), kd = NULL, vd = NULL;
+  gsize row = (gsize) state->capacity * state->d;
+
+  if (k == NULL || v == NULL)
+    return FALSE;
+  kd = cxr_tensor_contiguous (k);
+  vd = cxr_tensor_contiguous (v);
+  for (guint r = 0; r < state->rows; r++)
+    {
+      memcpy (state->self_k[layer] + r * row + (gsize) state->length * state->d,
+              (const gfloat *) cxr_tensor_get_data (kd) + (gsize) r * state->d, sizeof (gfloat) * state->d);
+      memcpy (state->self_v[layer] + r * row + (gsize) state->length * state->d,
+              (const gfloat *) cxr_tensor_get_data (vd) + (gsize) r * state->d, sizeof (gfloat) * state->d);
+    }
+  return TRUE;
+}
+
+/**
+ * cxr_bart_decoder_step:
+ * @self: a prepared BART
+ * @state: its decoder state
+ * @ids: (array): the next token of each of the state's rows
+ * @error: return location for a #GError
+ *
+ * Decodes one position without gradients: the same logits
+ * cxr_bart_decode() gives at that position for the whole prefix.
+ *
+ * Returns: (transfer full) (nullable): the logits [rows, vocab]
+ */
+CxrTensor *
+cxr_bart_decoder_step (CxrBart *self, CxrBartDecoderState *state, const gint64 *ids, GError **error)
+{
+  BartConfig *cfg = CFG (self);
+  Ctx c = { CXR_MODEL (self), NULL, error };
+  g_autoptr (CxrTensor) id_tensor = NULL, tok = NULL, h = NULL, logits = NULL;
+  CxrTensor *positions = cxr_model_get_parameter (c.model, "model.decoder.embed_positions.weight");
+  guint rows = state->rows, t = state->length;
+
+  if (t >= state->capacity)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: the decoder state holds %u positions; all "
+                   "are used", state->capacity);
+      return NULL;
+    }
+  for (guint r = 0; r < rows; r++)
+    if (ids[r] < 0 || ids[r] >= cfg->vocab)
+      {
+        g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: token %" G_GINT64_FORMAT " of row %u is "
+                     "outside the vocabulary (%u)", ids[r], r, cfg->vocab);
+        return NULL;
+      }
+  id_tensor = cxr_tensor_new_from_data (CXR_DTYPE_I64, (const gint64[]) { rows, 1 }, 2, (const guint8 *) ids,
+                                        sizeof (gint64) * rows, error);
+  if (id_tensor == NULL || (tok = cxr_op_embedding (NULL, P (&c, "model.shared.weight", ""), id_tensor, error)) == NULL)
+    return NULL;
+  if (cfg->scale_embedding)
+    cxr_tensor_replace (&tok, cxr_op_scale (NULL, tok, sqrtf ((gfloat) cfg->d), error));
+  {
+    g_autoptr (CxrTensor) pos = cxr_op_slice (NULL, positions, 0, t + 2, t + 3, error);
+    h = tok && pos ? add_tensors (&c, tok, pos) : NULL;
+    cxr_tensor_replace (&h, norm (&c, h, "model.decoder.layernorm_embedding"));
+  }
+  for (guint l = 0; l < cfg->dec_layers && h; l++)
+    {
+      g_auto (LayerNames) n = { 0 };
+      g_autoptr (CxrTensor) a = NULL, x = NULL;
+
+      layer_names_init (&n, "decoder", l);
+      if (!cache_key_value (&c, state, l, h, n.self_attn))
+        return NULL;
+      a = step_attention (&c, h, n.self_attn, state->self_k[l], state->self_v[l], NULL, rows, t + 1,
+                          (gsize) state->capacity * cfg->d, cfg->dec_heads, error);
+      residual_norm (&c, &h, a, n.self_norm);
+      x = h ? step_attention (&c, h, n.cross_attn, state->cross_k[l], state->cross_v[l], state->cross_mask, rows,
+                              state->s, (gsize) state->s * cfg->d, cfg->dec_heads, error) : NULL;
+      residual_norm (&c, &h, x, n.cross_norm);
+      feed_forward_block (&c, self, &h, n.base, n.final_norm);
     }
   if (h == NULL)
     return NULL;
-  cxr_tensor_replace (&h, cxr_op_linear (tape, h, P (&c, "model.shared.weight", ""), NULL, error));
-  return add_tensors (&c, h, P (&c, "final_logits_bias", ""));
+  state->length++;
+  logits = lm_head (&c, h);
+  return logits ? cxr_op_reshape (NULL, logits, (const gint64[]) { rows, cfg->vocab }, 2, error) : NULL;
 }
 
 static CxrTensor *
@@ -408,7 +793,7 @@ cxr_bart_example_inputs (CxrModel *model, guint batch, guint64 seed, GError **er
 {
   CxrBart *self = CXR_BART (model);
   GHashTable *out = cxr_model_new_tensor_table ();
-  gint64 l = MIN (128, CFG (self)->positions);
+  gint64 l = MIN (256, CFG (self)->positions); /* a report's length */
   CxrTensor *ids = cxr_tensor_new (CXR_DTYPE_I64, (const gint64[]) { batch, l }, 2);
   g_autofree gfloat *u = g_new (gfloat, batch * l);
   gint64 *p = cxr_tensor_get_data (ids);

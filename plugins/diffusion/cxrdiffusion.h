@@ -10,6 +10,6 @@ G_BEGIN_DECLS
 G_DECLARE_FINAL_TYPE (CxrDiffusionSample, cxr_diffusion_sample, CXR, DIFFUSION_SAMPLE, CxrStage)
 
 #define CXR_TYPE_DIFFUSION_TRAIN (cxr_diffusion_train_get_type ())
-G_DECLARE_FINAL_TYPE (CxrDiffusionTrain, cxr_diffusion_train, CXR, DIFFUSION_TRAIN, CxrStage)
+G_DECLARE_FINAL_TYPE (CxrDiffusionTrain, cxr_diffusion_train, CXR, DIFFUSION_TRAIN, CxrTrainer)
 
 G_END_DECLS

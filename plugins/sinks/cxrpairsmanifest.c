@@ -24,7 +24,8 @@
  * Each key is there when the batch has its field: id, image (the
  * image-path field image-sink adds), report-path, report, prompt, labels
  * (null for a blank), seed; `weights` lists files whose SHA-256 is
- * computed once when the run starts. The file is written atomically when
+ * computed once when the run starts, keyed by file name (by the path as
+ * given when two share a name). The file is written atomically when
  * the stream ends: a failed or cancelled run leaves none.
  */
 
@@ -79,6 +80,18 @@ cxr_pairs_manifest_prepare (CxrStage *stage, GError **error)
           g_autofree gchar *value = NULL;
           if (sum == NULL)
             return FALSE;
+          /* two files of one name (model.safetensors of BART and of the
+           * prior) are told apart by their paths as given */
+          for (guint j = 0; self->weights[j]; j++)
+            {
+              g_autofree gchar *other = g_path_get_basename (self->weights[j]);
+              if (j != i && g_str_equal (other, name))
+                {
+                  g_free (name);
+                  name = g_strdup (self->weights[i]);
+                  break;
+                }
+            }
           value = g_strdup_printf ("sha256:%s", sum);
           if (i > 0)
             g_string_append (constant, ", ");

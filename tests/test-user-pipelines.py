@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+# tests/test-user-pipelines.py: the pipelines users run. The phantom ones
+# train a tiny UNet, BART and prior (a few steps each), sample images from
+# the UNet and generate image-report pairs with all three; the
+# MIMIC-CXR-JPG ones (which need the public weights and the dataset)
+# validate.
+import json
+import csv
+import os
+import subprocess
+import tempfile
+
+from taplib import check, finish
+
+SRC = os.environ.get("CXRGEN_TEST_SRCDIR", ".")
+
+
+def cxrgen(*args):
+    return subprocess.run(["cxrgen", *args], capture_output=True, text=True, cwd=SRC)
+
+
+with tempfile.TemporaryDirectory() as tmp:
+    r = cxrgen("run", "pipelines/phantom-train-sd.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=15",
+               "--set", "COUNT=160", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/train-sd/loss.csv"))) if r.returncode == 0 else []
+    steps = {row["step"] for row in rows if row["loss"]}
+    check("phantom-train-sd.pipeline trains (15 steps)", r.returncode == 0 and len(steps) == 15, r.stderr[-1500:])
+    check("... and leaves a UNet folder (weights and config.json) and a checkpoint",
+          all(os.path.exists(f"{tmp}/train-sd/{f}") for f in ("unet/diffusion_pytorch_model.safetensors",
+                                                              "unet/config.json", "checkpoint.safetensors")))
+    r = cxrgen("run", "pipelines/phantom-sample-sd.pipeline", "--set", f"OUT={tmp}", "--set", f"UNET={tmp}/train-sd/unet",
+               "--set", "COUNT=3", "--set", "STEPS=4", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/sample-sd/samples.csv"))) if r.returncode == 0 else []
+    check("phantom-sample-sd.pipeline samples images from it", r.returncode == 0 and len(rows) == 3 and
+          all(os.path.exists(row["image-path"]) for row in rows) and [row["seed"] for row in rows] ==
+          ["1234", "1235", "1236"], r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-train-bart.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=20",
+               "--set", "COUNT=160", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/train-bart/loss.csv"))) if r.returncode == 0 else []
+    check("phantom-train-bart.pipeline trains (20 steps) and leaves a BART folder with its tokenizer",
+          r.returncode == 0 and len({row["step"] for row in rows if row["loss"]}) == 20 and
+          all(os.path.exists(f"{tmp}/train-bart/bart/{f}") for f in ("model.safetensors", "config.json",
+                                                                     "vocab.json", "merges.txt")), r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-train-prior.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=20",
+               "--set", "COUNT=160", "--set", f"BART={tmp}/train-bart/bart", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/train-prior/loss.csv"))) if r.returncode == 0 else []
+    check("phantom-train-prior.pipeline trains (20 steps) and leaves a prior folder",
+          r.returncode == 0 and len({row["step"] for row in rows if row["loss"]}) == 20 and
+          os.path.exists(f"{tmp}/train-prior/prior/model.safetensors"), r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-generate-pairs.pipeline", "--set", f"OUT={tmp}", "--set", "COUNT=3",
+               "--set", "STEPS=4", "--set", f"UNET={tmp}/train-sd/unet", "--set", f"PRIOR={tmp}/train-prior/prior",
+               "--set", f"BART={tmp}/train-bart/bart", "--progress", "none")
+    pairs = [json.loads(line) for line in open(f"{tmp}/pairs/pairs.jsonl")] if r.returncode == 0 else []
+    check("phantom-generate-pairs.pipeline writes image-report pairs: PNG, report text, manifest with the "
+          "three networks' SHA-256", r.returncode == 0 and len(pairs) == 3 and
+          all(os.path.exists(os.path.join(f"{tmp}/pairs", p["image"]) if not os.path.isabs(p["image"]) else p["image"])
+              and p["report"] and os.path.exists(p["report-path"] if os.path.isabs(p["report-path"]) else
+                                                  os.path.join(f"{tmp}/pairs", p["report-path"]))
+              and len(p["weights"]) == 3 for p in pairs), r.stderr[-1500:] + str(pairs[:1]))
+    for name in ("train-sd", "sample-sd", "train-bart", "train-prior", "generate-pairs"):
+        r = cxrgen("validate", f"pipelines/{name}.pipeline", "--set", "MIMIC_CXR_JPG=/data/mimic-cxr-jpg",
+                   "--set", "CXRGEN_WEIGHTS=/data/weights")
+        check(f"{name}.pipeline (MIMIC-CXR-JPG, public weights) validates", r.returncode == 0, r.stdout + r.stderr)
+
+finish()
