@@ -4,15 +4,18 @@
 # keys and values cached the way transformers caches them) in the same
 # run, on the same threads, with the same weights (facebook/bart-base's
 # shapes, random, the </s> logit pushed down so every report runs to its
-# full length on both sides). Run it with bench/run-language. Prints:
-#   decoding tokens/s, greedy and beam 4, batch 1 and 16, with the cache
-#     (and cxrgen without it: the cache's speed-up), ratio torch/cxrgen
-#     (above 1: cxrgen is faster);
+# full length on both sides). Run it with bench/run-language
+# [BENCH_TOKENS=64] [BENCH_BATCHES=1,16] [BENCH_TRAIN=1]. Prints:
+#   decoding tokens/s (report-generate's own count of the decoding time,
+#     model loading and encoding left out), greedy and beam 4, batch 1 and
+#     16, with the cache (and cxrgen without it: the cache's speed-up);
+#     ratio = cxrgen time / torch time for the same tokens (below 1:
+#     cxrgen is faster);
 #   a BART-base training step, batch 8 x 256 tokens (forward, backward,
 #     AdamW), ms, ratio cxrgen/torch (below 1: cxrgen is faster).
-import csv
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -27,6 +30,8 @@ from common import random_params, save_safetensors  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
 LENGTH = int(os.environ.get("BENCH_TOKENS", "64"))
+BATCHES = [int(b) for b in os.environ.get("BENCH_BATCHES", "1,16").split(",")]
+TRAIN = os.environ.get("BENCH_TRAIN", "1") == "1"
 torch.set_num_threads(THREADS)
 
 BASE = dict(bart.BART, d_model=768, encoder_layers=6, decoder_layers=6, encoder_attention_heads=12,
@@ -129,9 +134,10 @@ input=gen
 path={tmp}/out.csv
 columns=id,report
 """)
-    t0 = time.perf_counter()
-    subprocess.run(["cxrgen", "run", f"{tmp}/gen.pipeline", "--progress", "none"], check=True)
-    return time.perf_counter() - t0
+    r = subprocess.run(["cxrgen", "run", f"{tmp}/gen.pipeline", "--progress", "none"], capture_output=True, text=True,
+                       env=dict(os.environ, G_MESSAGES_DEBUG="Cxr-bart"), check=True)
+    m = re.search(r"(\d+) tokens in ([0-9.]+) s of decoding", r.stdout + r.stderr)
+    return int(m.group(1)) / float(m.group(2))
 
 
 def main():
@@ -149,18 +155,15 @@ def main():
         print(f"{'case':<22}{'cxrgen':>10}{'torch':>10}{'ratio':>8}{'no cache':>10}{'speed-up':>10}")
         emb = torch.randn(16, BASE["d_model"])
         for strategy, beams in (("greedy", 1), ("beam", 4)):
-            for batch in (1, 16):
-                # cxrgen: a full run minus a run of one token (loading, encoding)
-                base = cxrgen_generate(tmp, batch, strategy, True, 1)
-                full = cxrgen_generate(tmp, batch, strategy, True, LENGTH + 1)
-                ours = batch * LENGTH / max(full - base, 1e-9)
-                if batch == 1 or strategy == "greedy":
-                    nocache = batch * LENGTH / max(cxrgen_generate(tmp, batch, strategy, False, LENGTH + 1) - base, 1e-9)
-                else:
-                    nocache = float("nan")
+            for batch in BATCHES:
+                ours = cxrgen_generate(tmp, batch, strategy, True, LENGTH)
+                nocache = cxrgen_generate(tmp, batch, strategy, False, LENGTH) \
+                    if batch == 1 else float("nan")
                 theirs = torch_generate(BASE, params, emb[:batch], beams)
                 print(f"{strategy + ', batch ' + str(batch):<22}{ours:>10.1f}{theirs:>10.1f}{theirs / ours:>8.2f}"
                       f"{nocache:>10.1f}{ours / nocache:>10.2f}")
+        if not TRAIN:
+            return
         # a training step: forward, backward, AdamW
         p = {k: v.clone().requires_grad_(True) for k, v in params.items()}
         opt = torch.optim.AdamW(p.values(), lr=5e-5)

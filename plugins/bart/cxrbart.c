@@ -404,6 +404,7 @@ struct _CxrBartDecoderState {
   gfloat **self_k, **self_v;  /* per layer [rows, capacity, d] */
   gfloat **cross_k, **cross_v; /* per layer [rows, s, d] */
   gfloat *cross_mask;         /* [rows, s] or NULL */
+  gfloat *spare;              /* [rows, capacity, d]: what reordering copies into */
 };
 
 /**
@@ -427,6 +428,7 @@ cxr_bart_decoder_state_free (CxrBartDecoderState *state)
   g_free (state->cross_k);
   g_free (state->cross_v);
   g_free (state->cross_mask);
+  g_free (state->spare);
   g_object_unref (state->model);
   g_free (state);
 }
@@ -521,18 +523,31 @@ void
 cxr_bart_decoder_state_reorder (CxrBartDecoderState *state, const guint *rows, guint n_rows)
 {
   gsize self_row = (gsize) state->capacity * state->d, cross_row = (gsize) state->s * state->d;
+  gsize used = (gsize) state->length * state->d;
 
+  if (n_rows != state->rows)
+    g_clear_pointer (&state->spare, g_free);
   for (guint l = 0; l < state->layers; l++)
     {
       gfloat **slots[4] = { &state->self_k[l], &state->self_v[l], &state->cross_k[l], &state->cross_v[l] };
       for (guint w = 0; w < 4; w++)
         {
-          gsize row = w < 2 ? self_row : cross_row, used = w < 2 ? (gsize) state->length * state->d : row;
-          gfloat *old = *slots[w], *fresh = g_new (gfloat, MAX ((gsize) n_rows * row, 1));
+          gsize row = w < 2 ? self_row : cross_row, copy = w < 2 ? used : cross_row;
+          gfloat *old = *slots[w], *fresh;
+
+          /* the self-attention caches trade places with one spare buffer,
+           * so a step of beam search allocates nothing */
+          if (w < 2 && state->spare)
+            fresh = state->spare;
+          else
+            fresh = g_new (gfloat, MAX ((gsize) n_rows * row, 1));
           for (guint i = 0; i < n_rows; i++)
-            memcpy (fresh + i * row, old + (gsize) rows[i] * row, sizeof (gfloat) * used);
-          g_free (old);
+            memcpy (fresh + i * row, old + (gsize) rows[i] * row, sizeof (gfloat) * copy);
           *slots[w] = fresh;
+          if (w < 2 && n_rows == state->rows)
+            state->spare = old;
+          else
+            g_free (old);
         }
     }
   if (state->cross_mask)

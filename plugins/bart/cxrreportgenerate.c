@@ -66,7 +66,8 @@ struct _CxrReportGenerate {
   Source source;
   Strategy how;
   gint64 pad, start, eos;
-  guint64 count;
+  guint64 count, tokens_written;
+  gint64 decode_us;
 };
 
 G_DEFINE_FINAL_TYPE (CxrReportGenerate, cxr_report_generate, CXR_TYPE_STAGE)
@@ -123,7 +124,20 @@ cxr_report_generate_prepare (CxrStage *stage, GError **error)
     return FALSE;
   cxr_bart_get_special_ids (CXR_BART (self->model), &self->pad, &self->start);
   self->eos = cxr_tokenizer_get_eos_id (self->tokenizer);
-  self->count = 0;
+  self->count = self->tokens_written = 0;
+  self->decode_us = 0;
+  return TRUE;
+}
+
+static gboolean
+cxr_report_generate_finish (CxrStage *stage, GError **error)
+{
+  CxrReportGenerate *self = CXR_REPORT_GENERATE (stage);
+
+  if (self->tokens_written > 0)
+    g_info ("%s: %" G_GUINT64_FORMAT " reports, %" G_GUINT64_FORMAT " tokens in %.3f s of decoding (%.1f tokens/s)",
+            cxr_stage_get_name (stage), self->count, self->tokens_written, self->decode_us / 1e6,
+            self->tokens_written / MAX (self->decode_us / 1e6, 1e-9));
   return TRUE;
 }
 
@@ -277,19 +291,39 @@ decoder_reorder (Decoder *dec, const guint *rows)
     cxr_bart_decoder_state_reorder (dec->state, rows, dec->rows);
 }
 
-/* log-softmax of a row, in place */
-static void
-log_softmax (gfloat *row, gint64 v)
+/* log(sum(exp(row))), stably */
+static gfloat
+log_sum_exp (const gfloat *row, gint64 v)
 {
   gfloat top = -INFINITY;
   gdouble sum = 0;
 
   for (gint64 k = 0; k < v; k++)
     top = MAX (top, row[k]);
+  if (top == -INFINITY)
+    return top;
   for (gint64 k = 0; k < v; k++)
-    sum += exp ((gdouble) (row[k] - top));
+    sum += expf (row[k] - top);
+  return top + (gfloat) log (sum);
+}
+
+/* log_sum_exp of each of n rows of v, the rows spread over the threads */
+static void
+rows_log_sum_exp (const gfloat *all, guint n, gint64 v, gfloat *out)
+{
+#pragma omp parallel for if (n > 1)
+  for (guint r = 0; r < n; r++)
+    out[r] = log_sum_exp (all + (gsize) r * v, v);
+}
+
+/* log-softmax of a row, in place */
+static void
+log_softmax (gfloat *row, gint64 v)
+{
+  gfloat lse = log_sum_exp (row, v);
+
   for (gint64 k = 0; k < v; k++)
-    row[k] = (gfloat) (row[k] - top - log (sum));
+    row[k] -= lse;
 }
 
 /* no-repeat n-gram: the tokens that would repeat an n-gram of seq get
@@ -387,6 +421,7 @@ generate_rows (CxrReportGenerate *self, CxrTensor *encoder, const guint64 *seeds
   guint rows = (guint) cxr_tensor_get_dim (encoder, 0), left = rows;
   g_autofree gint64 *next = g_new (gint64, rows);
   g_autofree gboolean *done = g_new0 (gboolean, rows);
+  g_autofree gfloat *lse = g_new (gfloat, rows);
   gboolean ok = TRUE;
 
   if (!decoder_init (&dec, self, encoder, self->max_length + 1, error))
@@ -412,27 +447,27 @@ generate_rows (CxrReportGenerate *self, CxrTensor *encoder, const guint64 *seeds
           break;
         }
       for (guint r = 0; r < rows; r++)
+        ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, all + (gsize) r * v);
+      rows_log_sum_exp (all, rows, v, lse);
+      for (guint r = 0; r < rows; r++)
         {
           gfloat *row = all + (gsize) r * v;
-          g_autofree gfloat *scores = NULL;
           gint64 pick;
           if (done[r])
             {
               next[r] = self->pad;
               continue;
             }
-          ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, row);
-          scores = g_memdup2 (row, sizeof (gfloat) * v);
-          log_softmax (scores, v);
           if (self->how == STRATEGY_GREEDY)
             pick = argmax (row, v);
           else
             {
+              g_autofree gfloat *scratch = g_memdup2 (row, sizeof (gfloat) * v);
               gfloat u;
               cxr_philox_uniform (seeds[r], t, &u, 1);
-              pick = draw (self, row, v, u);
+              pick = draw (self, scratch, v, u);
             }
-          logprob[r] += scores[pick];
+          logprob[r] += row[pick] - lse[r];
           next[r] = pick;
           if (pick == self->eos)
             {
@@ -452,38 +487,100 @@ typedef struct {
   gdouble score, logprob;
 } Hypothesis;
 
-/* beam search for one sample (transformers' BeamSearchScorer without early
- * stopping): returns the best finished hypothesis */
-static gboolean
-generate_beam (CxrReportGenerate *self, CxrTensor *embedding, GArray **out, gdouble *logprob, GError **error)
+/* the best of a sample's hypotheses: its tokens and log-probability */
+static GArray *
+best_hypothesis (GArray *finished, gdouble *logprob)
 {
-  guint k = self->num_beams, d = (guint) cxr_tensor_get_dim (embedding, 1);
-  g_autoptr (CxrTensor) encoder = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { k, 1, d }, 3);
-  g_autofree gint64 *next = g_new (gint64, k);
-  g_autofree gdouble *beam_score = g_new (gdouble, k), *cand_score = g_new (gdouble, 2 * k);
-  g_autofree guint *cand_row = g_new (guint, 2 * k), *keep = g_new (guint, k);
-  g_autofree gint64 *cand_token = g_new (gint64, 2 * k);
-  g_autoptr (GArray) finished = g_array_new (FALSE, FALSE, sizeof (Hypothesis));
-  g_autoptr (CxrTensor) dense_embedding = cxr_tensor_contiguous (embedding);
-  Decoder dec;
-  gboolean ok = TRUE, is_done = FALSE;
+  guint best = 0;
 
-  for (guint r = 0; r < k; r++)
+  if (finished->len == 0)
     {
-      memcpy ((gfloat *) cxr_tensor_get_data (encoder) + (gsize) r * d, cxr_tensor_get_data (dense_embedding),
-              sizeof (gfloat) * d);
-      next[r] = self->start;
-      beam_score[r] = r == 0 ? 0 : -1e9; /* one live beam at first */
+      *logprob = -INFINITY;
+      return g_array_new (FALSE, FALSE, sizeof (gint64));
     }
+  for (guint i = 1; i < finished->len; i++)
+    if (g_array_index (finished, Hypothesis, i).score > g_array_index (finished, Hypothesis, best).score)
+      best = i;
+  *logprob = g_array_index (finished, Hypothesis, best).logprob;
+  return g_array_ref (g_array_index (finished, Hypothesis, best).tokens);
+}
+
+static void
+add_hypothesis (GArray *finished, const gint64 *history, guint length, const gint64 *last, gdouble logprob,
+                gdouble penalty)
+{
+  Hypothesis hyp;
+
+  hyp.tokens = g_array_new (FALSE, FALSE, sizeof (gint64));
+  g_array_append_vals (hyp.tokens, history + 1, length - 1); /* the start token left out */
+  if (last)
+    g_array_append_val (hyp.tokens, *last);
+  hyp.logprob = logprob;
+  hyp.score = logprob / pow ((gdouble) length + (last ? 1 : 0), penalty);
+  g_array_append_val (finished, hyp);
+}
+
+/* whether no live beam of a sample can beat its k-th best finished
+ * hypothesis (transformers' BeamHypotheses.is_done without early stopping) */
+static gboolean
+beams_done (GArray *finished, guint k, gdouble best_live)
+{
+  g_autofree gdouble *scores = NULL;
+  gdouble worst = INFINITY;
+
+  if (finished->len < k)
+    return FALSE;
+  scores = g_new (gdouble, finished->len);
+  for (guint i = 0; i < finished->len; i++)
+    scores[i] = g_array_index (finished, Hypothesis, i).score;
+  for (guint i = 0; i < k; i++)
+    {
+      guint best = i;
+      for (guint j = i + 1; j < finished->len; j++)
+        if (scores[j] > scores[best])
+          best = j;
+      worst = scores[best];
+      scores[best] = scores[i];
+      scores[i] = worst;
+    }
+  return worst >= best_live;
+}
+
+/* beam search (transformers' BeamSearchScorer without early stopping) for
+ * every sample of the batch at once: k rows per sample */
+static gboolean
+generate_beams (CxrReportGenerate *self, CxrTensor *embedding, GPtrArray *tokens, gdouble *logprob, GError **error)
+{
+  guint n = (guint) cxr_tensor_get_dim (embedding, 0), d = (guint) cxr_tensor_get_dim (embedding, 1);
+  guint k = self->num_beams, rows = n * k, left = n;
+  g_autoptr (CxrTensor) dense = cxr_tensor_contiguous (embedding);
+  g_autoptr (CxrTensor) encoder = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { rows, 1, d }, 3);
+  g_autofree gint64 *next = g_new (gint64, rows), *cand_token = g_new (gint64, 2 * k);
+  g_autofree gdouble *beam_score = g_new (gdouble, rows), *cand_score = g_new (gdouble, 2 * k);
+  g_autofree guint *cand_row = g_new (guint, 2 * k), *keep = g_new (guint, rows);
+  g_autofree gboolean *done = g_new0 (gboolean, n);
+  g_autofree gfloat *lse = g_new (gfloat, rows);
+  g_autoptr (GPtrArray) finished = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
+  Decoder dec;
+  gboolean ok = TRUE;
+
+  for (guint r = 0; r < rows; r++)
+    {
+      memcpy ((gfloat *) cxr_tensor_get_data (encoder) + (gsize) r * d,
+              (const gfloat *) cxr_tensor_get_data (dense) + (gsize) (r / k) * d, sizeof (gfloat) * d);
+      next[r] = self->start;
+      beam_score[r] = r % k == 0 ? 0 : -1e9; /* one live beam at first */
+    }
+  for (guint i = 0; i < n; i++)
+    g_ptr_array_add (finished, g_array_new (FALSE, FALSE, sizeof (Hypothesis)));
   if (!decoder_init (&dec, self, encoder, self->max_length + 1, error))
     {
       decoder_clear (&dec);
       return FALSE;
     }
-  for (guint t = 0; t < self->max_length && !is_done; t++)
+  for (guint t = 0; t < self->max_length && left > 0; t++)
     {
       g_autoptr (CxrTensor) logits = NULL;
-      guint n_cand = 0, n_keep = 0;
       gint64 v = 0;
       gfloat *all = decoder_next (&dec, next, &logits, &v, error);
 
@@ -492,104 +589,88 @@ generate_beam (CxrReportGenerate *self, CxrTensor *embedding, GArray **out, gdou
           ok = FALSE;
           break;
         }
-      /* the 2k best continuations over all beams */
-      for (guint r = 0; r < k; r++)
+      for (guint r = 0; r < rows; r++)
+        if (!done[r / k])
+          ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, all + (gsize) r * v);
+      rows_log_sum_exp (all, rows, v, lse);
+      for (guint i = 0; i < n; i++)
         {
-          gfloat *row = all + (gsize) r * v;
-          ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, row);
-          log_softmax (row, v);
-          for (gint64 x = 0; x < v; x++)
+          GArray *hyps = g_ptr_array_index (finished, i);
+          guint n_cand = 0, n_keep = 0;
+
+          for (guint b = 0; b < k; b++)
+            keep[i * k + b] = i * k + b;
+          if (done[i])
             {
-              gdouble s = beam_score[r] + row[x];
-              guint at;
-              if (row[x] == -INFINITY || (n_cand == 2 * k && s <= cand_score[n_cand - 1]))
-                continue;
-              at = n_cand < 2 * k ? n_cand++ : n_cand - 1;
-              while (at > 0 && cand_score[at - 1] < s)
-                {
-                  cand_score[at] = cand_score[at - 1];
-                  cand_row[at] = cand_row[at - 1];
-                  cand_token[at] = cand_token[at - 1];
-                  at--;
-                }
-              cand_score[at] = s;
-              cand_row[at] = r;
-              cand_token[at] = x;
-            }
-        }
-      for (guint c = 0; c < n_cand && n_keep < k; c++)
-        {
-          if (cand_token[c] == self->eos)
-            {
-              Hypothesis hyp;
-              if (c >= k)
-                continue; /* an end outside the k best does not count */
-              hyp.tokens = g_array_new (FALSE, FALSE, sizeof (gint64));
-              g_array_append_vals (hyp.tokens, decoder_row (&dec, cand_row[c]) + 1, dec.length - 1);
-              hyp.logprob = cand_score[c];
-              hyp.score = cand_score[c] / pow ((gdouble) dec.length, self->length_penalty);
-              g_array_append_val (finished, hyp);
+              for (guint b = 0; b < k; b++)
+                next[i * k + b] = self->pad;
               continue;
             }
-          keep[n_keep] = cand_row[c];
-          next[n_keep] = cand_token[c];
-          beam_score[n_keep] = cand_score[c];
-          n_keep++;
-        }
-      if (n_keep < k)
-        break; /* nothing left to continue (every candidate was banned) */
-      decoder_reorder (&dec, keep);
-      if (finished->len >= k)
-        {
-          /* done when no live beam can beat the k-th best finished one */
-          gdouble worst = INFINITY, best_live = beam_score[0] / pow ((gdouble) dec.length + 1, self->length_penalty);
-          g_autofree gdouble *scores = g_new (gdouble, finished->len);
-          for (guint i = 0; i < finished->len; i++)
-            scores[i] = g_array_index (finished, Hypothesis, i).score;
-          for (guint i = 0; i < k; i++)
+          /* the 2k best continuations over the sample's beams */
+          for (guint r = i * k; r < (i + 1) * k; r++)
             {
-              guint best = i;
-              for (guint j = i + 1; j < finished->len; j++)
-                if (scores[j] > scores[best])
-                  best = j;
-              worst = scores[best];
-              scores[best] = scores[i];
-              scores[i] = worst;
+              const gfloat *row = all + (gsize) r * v;
+              for (gint64 x = 0; x < v; x++)
+                {
+                  gdouble sc = beam_score[r] + (row[x] - lse[r]);
+                  guint at;
+                  if (row[x] == -INFINITY || (n_cand == 2 * k && sc <= cand_score[n_cand - 1]))
+                    continue;
+                  at = n_cand < 2 * k ? n_cand++ : n_cand - 1;
+                  while (at > 0 && cand_score[at - 1] < sc)
+                    {
+                      cand_score[at] = cand_score[at - 1];
+                      cand_row[at] = cand_row[at - 1];
+                      cand_token[at] = cand_token[at - 1];
+                      at--;
+                    }
+                  cand_score[at] = sc;
+                  cand_row[at] = r;
+                  cand_token[at] = x;
+                }
             }
-          is_done = worst >= best_live;
+          for (guint c = 0; c < n_cand && n_keep < k; c++)
+            {
+              guint slot = i * k + n_keep;
+              if (cand_token[c] == self->eos)
+                {
+                  /* an end outside the k best does not count */
+                  if (c < k)
+                    add_hypothesis (hyps, decoder_row (&dec, cand_row[c]), dec.length, NULL, cand_score[c],
+                                    self->length_penalty);
+                  continue;
+                }
+              keep[slot] = cand_row[c];
+              next[slot] = cand_token[c];
+              beam_score[slot] = cand_score[c];
+              n_keep++;
+            }
+          if (n_keep < k || beams_done (hyps, k, beam_score[i * k] / pow ((gdouble) dec.length + 1,
+                                                                           self->length_penalty)))
+            {
+              /* finished, or nothing left to continue (every candidate banned) */
+              done[i] = TRUE;
+              left--;
+              for (guint b = 0; b < k; b++)
+                keep[i * k + b] = i * k + b;
+            }
         }
+      decoder_reorder (&dec, keep);
     }
-  if (ok && !is_done)
-    for (guint r = 0; r < k; r++)
-      {
-        /* out of length: the live beams compete too */
-        Hypothesis hyp;
-        hyp.tokens = g_array_new (FALSE, FALSE, sizeof (gint64));
-        g_array_append_vals (hyp.tokens, decoder_row (&dec, r) + 1, dec.length - 1);
-        g_array_append_val (hyp.tokens, next[r]);
-        hyp.logprob = beam_score[r];
-        hyp.score = beam_score[r] / pow ((gdouble) dec.length + 1, self->length_penalty);
-        g_array_append_val (finished, hyp);
-      }
-  if (ok)
+  for (guint i = 0; ok && i < n; i++)
     {
-      guint best = 0;
-      for (guint i = 1; i < finished->len; i++)
-        if (g_array_index (finished, Hypothesis, i).score > g_array_index (finished, Hypothesis, best).score)
-          best = i;
-      if (finished->len > 0)
-        {
-          *out = g_array_ref (g_array_index (finished, Hypothesis, best).tokens);
-          *logprob = g_array_index (finished, Hypothesis, best).logprob;
-        }
-      else
-        {
-          *out = g_array_new (FALSE, FALSE, sizeof (gint64));
-          *logprob = -INFINITY;
-        }
+      GArray *hyps = g_ptr_array_index (finished, i);
+      /* out of length: the live beams compete too */
+      for (guint r = i * k; !done[i] && r < (i + 1) * k; r++)
+        add_hypothesis (hyps, decoder_row (&dec, r), dec.length, &next[r], beam_score[r], self->length_penalty);
+      g_ptr_array_add (tokens, best_hypothesis (hyps, &logprob[i]));
     }
-  for (guint i = 0; i < finished->len; i++)
-    g_array_unref (g_array_index (finished, Hypothesis, i).tokens);
+  for (guint i = 0; i < n; i++)
+    {
+      GArray *hyps = g_ptr_array_index (finished, i);
+      for (guint j = 0; j < hyps->len; j++)
+        g_array_unref (g_array_index (hyps, Hypothesis, j).tokens);
+    }
   decoder_clear (&dec);
   return ok;
 }
@@ -607,6 +688,7 @@ cxr_report_generate_transform (CxrStage *stage, CxrBatch *batch, GError **error)
   g_autofree gfloat *logprob_f = g_new (gfloat, MAX (n, 1));
   g_autofree gchar *logprob_field = g_strconcat (self->output_field, "-logprob", NULL);
   gchar **reports;
+  gint64 start;
   guint d;
 
   if (n == 0)
@@ -630,25 +712,18 @@ cxr_report_generate_transform (CxrStage *stage, CxrBatch *batch, GError **error)
                  cxr_batch_get_sequence (batch), n);
   if ((encoder = cxr_tensor_reshape (embedding, (const gint64[]) { n, 1, d }, 3, error)) == NULL)
     return FALSE;
-  if (self->how == STRATEGY_BEAM)
-    {
-      for (guint i = 0; i < n; i++)
-        {
-          g_autoptr (CxrTensor) one = cxr_tensor_slice (embedding, 0, i, i + 1, 1, error);
-          GArray *best = NULL;
-          if (one == NULL || !generate_beam (self, one, &best, &logprob[i], error))
-            return FALSE;
-          g_ptr_array_add (tokens, best);
-        }
-    }
-  else if (!generate_rows (self, encoder, seeds, tokens, logprob, error))
+  start = g_get_monotonic_time ();
+  if (self->how == STRATEGY_BEAM ? !generate_beams (self, embedding, tokens, logprob, error)
+                                 : !generate_rows (self, encoder, seeds, tokens, logprob, error))
     return FALSE;
+  self->decode_us += g_get_monotonic_time () - start;
   reports = g_new0 (gchar *, n + 1);
   for (guint i = 0; i < n; i++)
     {
       GArray *ids = g_ptr_array_index (tokens, i);
       /* a beam that ran out of length ends without </s> */
       guint len = ids->len;
+      self->tokens_written += ids->len;
       if (len > 0 && g_array_index (ids, gint64, len - 1) == self->eos)
         len--;
       reports[i] = cxr_tokenizer_decode (self->tokenizer, (const gint64 *) ids->data, len, TRUE);
@@ -786,6 +861,7 @@ cxr_report_generate_class_init (CxrReportGenerateClass *klass)
   object_class->dispose = cxr_report_generate_dispose;
   object_class->finalize = cxr_report_generate_finalize;
   stage_class->prepare = cxr_report_generate_prepare;
+  stage_class->finish = cxr_report_generate_finish;
   stage_class->transform = cxr_report_generate_transform;
   stage_class->get_port_fields = cxr_report_generate_get_port_fields;
   props[P_MODEL] = g_param_spec_object ("model", "Model", "The report decoder (bart-autoencoder)", CXR_TYPE_BART,
