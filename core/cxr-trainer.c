@@ -35,6 +35,10 @@
  * names, and the model's config.json beside them, so a `[model]` loads the
  * folder. A last incomplete accumulation is dropped.
  *
+ * What loading the trained model noticed (with `partial-load`, each tensor
+ * that starts from random values; tensors of the weights it does not use)
+ * is reported as messages when the stage prepares.
+ *
  * With `evaluate=true` the stage only measures: forward passes without
  * gradients, no optimiser, nothing written; the loss and metric fields
  * are those of the model as it was loaded (say, on the validate split).
@@ -114,6 +118,13 @@ cxr_trainer_prepare (CxrStage *stage, GError **error)
     }
   if ((p->model = klass->setup (self, error)) == NULL)
     return FALSE;
+  {
+    /* what a partial load (say, ViT-base weights for the prior) kept and
+     * what starts from random values, or what the weights held unused */
+    g_auto (GStrv) warnings = cxr_model_get_warnings (p->model);
+    for (guint i = 0; warnings[i]; i++)
+      g_message ("%s: %s", cxr_stage_get_name (stage), warnings[i]);
+  }
   p->step = p->micro = p->skip = 0;
   p->in_accumulation = 0;
   p->loss_sum = 0;
@@ -206,7 +217,7 @@ save_checkpoint (CxrTrainer *self, GError **error)
  * cxr_trainer_put_float:
  * @batch: a batch
  * @name: the field
- * @values: (array) (nullable): one value per sample, or %NULL
+ * @values: (array): one value per sample
  *
  * Sets the float field @name of @batch to one value per sample. Trainers
  * write their metrics with it.
@@ -239,9 +250,10 @@ put_constant (CxrBatch *batch, const gchar *name, gfloat v)
 gdouble
 cxr_trainer_get_lr_at (CxrTrainer *self, guint64 step)
 {
-  CxrTrainerPrivate *p = PRIV (self);
+  CxrTrainerPrivate *p;
 
   g_return_val_if_fail (CXR_IS_TRAINER (self), 0);
+  p = PRIV (self);
   if (p->warmup_steps > 0 && step < p->warmup_steps)
     return p->lr * (gdouble) (step + 1) / p->warmup_steps;
   if (g_strcmp0 (p->lr_schedule, "cosine") == 0 && p->max_steps > p->warmup_steps)

@@ -90,7 +90,7 @@ with tempfile.TemporaryDirectory() as tmp:
         for i, s in enumerate(["11", "11", "12"]):
             w.writerow([f"s{i}", texts[2], s])
 
-    def generate_csv(name, extra, source="reports.csv", columns="report"):
+    def generate_csv(name, extra, source="reports.csv", columns="report", length=16):
         r = run(tmp, name, f"""
 [model bart]
 type=bart-autoencoder
@@ -109,7 +109,7 @@ input=data
 model=bart
 from=report
 output-field=out
-max-length=16
+max-length={length}
 {extra}
 
 [stage sink]
@@ -171,6 +171,10 @@ columns=id,out,out-logprob
     _, got = generate_csv("cold", "strategy=sample\ntemperature=0.0001")
     check("sampling at a temperature near zero is greedy decoding",
           [g["out"] for g in got] == [g["out"] for g in greedy])
+
+    r, got = generate_csv("long", "strategy=beam\nnum-beams=2", length=100000)
+    check("a max-length beyond the model's positions stops there (256 tokens), without an error",
+          r.returncode == 0 and len(got) == len(texts), r.stderr[-500:])
 
     # errors
     r, _ = generate_csv("bad-strategy", "strategy=nucleus")
@@ -324,6 +328,17 @@ columns=id,step,loss,cosine
     cos1 = after[:, 1].mean() if len(after) else float("nan")
     check(f"the prior's cosine similarity on held-out images rises: {cos0:.3f} -> {cos1:.3f}",
           r0.returncode == 0 and r2.returncode == 0 and cos1 > cos0 + 0.1, r0.stderr[-500:] + r2.stderr[-500:])
+
+    # starting from weights of another shape (as from ViT-base): what does not fit is reported
+    cfg_prior = json.load(open(f"{TINY}/prior/config.json"))
+    os.makedirs(f"{tmp}/other-prior")
+    with open(f"{tmp}/other-prior/config.json", "w") as fp:
+        json.dump(dict(cfg_prior, patch_size=4), fp)
+    r, _ = prior("prior-partial", f"config={tmp}/other-prior/config.json\nweights={tmp}/prior/model.safetensors\n"
+                 "partial-load=true", "test", "evaluate=true")
+    check("prior-train from weights of another patch size loads what fits and reports what starts random",
+          r.returncode == 0 and "embeddings.patch_embeddings.projection.weight" in r.stderr and
+          "initialised" in r.stderr and "embeddings.cls_token" not in r.stderr, r.stderr[-1500:])
 
     # reports from held-out images, labelled, against the images' labels
     def reports_from_images(strategy):

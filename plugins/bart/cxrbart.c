@@ -325,7 +325,8 @@ cxr_bart_encode (CxrBart *self, CxrTape *tape, CxrTensor *input_ids, CxrTensor *
  * @decoder_mask: (nullable): F32 [N, T], 1 for tokens
  * @encoder_states: [N, S, d_model] (the paper's autoencoder gives S = 1:
  *   the pooled report embedding)
- * @encoder_mask: (nullable): F32 [N, S]
+ * @encoder_mask: (nullable): [N, S], 1 for states to attend to (any number
+ *   type)
  * @error: return location for a #GError
  *
  * Returns: (transfer full) (nullable): the logits [N, T, vocab]
@@ -444,7 +445,8 @@ copy_floats (CxrTensor *t)
  * cxr_bart_decoder_state_new:
  * @self: a prepared BART
  * @encoder_states: [N, S, d_model] (S = 1 for the report autoencoder)
- * @encoder_mask: (nullable): F32 [N, S]
+ * @encoder_mask: (nullable): [N, S], 1 for states to attend to (any number
+ *   type)
  * @capacity: the most positions the state will hold (at most the model's
  *   positions)
  * @error: return location for a #GError
@@ -459,6 +461,7 @@ cxr_bart_decoder_state_new (CxrBart *self, CxrTensor *encoder_states, CxrTensor 
   BartConfig *c = CFG (self);
   Ctx ctx = { CXR_MODEL (self), NULL, error };
   CxrBartDecoderState *state;
+  gsize self_size;
 
   if (cxr_tensor_get_ndim (encoder_states) != 3 || cxr_tensor_get_dim (encoder_states, 2) != c->d)
     {
@@ -474,12 +477,26 @@ cxr_bart_decoder_state_new (CxrBart *self, CxrTensor *encoder_states, CxrTensor 
   state->capacity = MIN (capacity, c->positions);
   state->layers = c->dec_layers;
   state->d = c->d;
+  self_size = MAX ((gsize) state->rows * state->capacity * c->d, 1);
   state->self_k = g_new0 (gfloat *, c->dec_layers);
   state->self_v = g_new0 (gfloat *, c->dec_layers);
   state->cross_k = g_new0 (gfloat *, c->dec_layers);
   state->cross_v = g_new0 (gfloat *, c->dec_layers);
   if (encoder_mask)
-    state->cross_mask = copy_floats (encoder_mask);
+    {
+      g_autoptr (CxrTensor) mask = NULL;
+      if (cxr_tensor_get_ndim (encoder_mask) != 2 || cxr_tensor_get_dim (encoder_mask, 0) != state->rows ||
+          cxr_tensor_get_dim (encoder_mask, 1) != state->s ||
+          (mask = cxr_tensor_to_dtype (encoder_mask, CXR_DTYPE_F32, error)) == NULL)
+        {
+          if (error && *error == NULL)
+            g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: the encoder mask is not [%u, %u]",
+                         state->rows, state->s);
+          cxr_bart_decoder_state_free (state);
+          return NULL;
+        }
+      state->cross_mask = copy_floats (mask);
+    }
   for (guint l = 0; l < c->dec_layers; l++)
     {
       g_autofree gchar *kn = g_strdup_printf ("model.decoder.layers.%u.encoder_attn.k_proj", l);
@@ -493,8 +510,20 @@ cxr_bart_decoder_state_new (CxrBart *self, CxrTensor *encoder_states, CxrTensor 
         }
       state->cross_k[l] = copy_floats (k);
       state->cross_v[l] = copy_floats (v);
-      state->self_k[l] = g_new (gfloat, (gsize) state->rows * state->capacity * c->d);
-      state->self_v[l] = g_new (gfloat, (gsize) state->rows * state->capacity * c->d);
+      if ((state->self_k[l] = g_try_new (gfloat, self_size)) == NULL ||
+          (state->self_v[l] = g_try_new (gfloat, self_size)) == NULL)
+        break;
+    }
+  /* the spare buffer reordering copies into: beam search allocates no
+   * self-attention cache while it runs */
+  if ((c->dec_layers > 0 && state->self_v[c->dec_layers - 1] == NULL) ||
+      (state->spare = g_try_new (gfloat, self_size)) == NULL)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: no memory for the decoder cache of %u "
+                   "sequences of %u positions (%.1f GiB)", state->rows, state->capacity,
+                   (2.0 * c->dec_layers + 1) * self_size * sizeof (gfloat) / (1 << 30));
+      cxr_bart_decoder_state_free (state);
+      return NULL;
     }
   return state;
 }
@@ -518,6 +547,8 @@ cxr_bart_decoder_state_get_length (CxrBartDecoderState *state)
  * @n_rows: the rows after (beam search keeps as many; a batch may shrink)
  *
  * Rearranges the cached rows: beam search continues the beams it keeps.
+ * With as many rows as before, the self-attention caches trade places with
+ * a spare buffer and nothing of their size is allocated.
  */
 void
 cxr_bart_decoder_state_reorder (CxrBartDecoderState *state, const guint *rows, guint n_rows)
@@ -525,6 +556,8 @@ cxr_bart_decoder_state_reorder (CxrBartDecoderState *state, const guint *rows, g
   gsize self_row = (gsize) state->capacity * state->d, cross_row = (gsize) state->s * state->d;
   gsize used = (gsize) state->length * state->d;
 
+  for (guint i = 0; i < n_rows; i++)
+    g_return_if_fail (rows[i] < state->rows);
   if (n_rows != state->rows)
     g_clear_pointer (&state->spare, g_free);
   for (guint l = 0; l < state->layers; l++)

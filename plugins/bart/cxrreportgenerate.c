@@ -18,7 +18,7 @@
  * (its pooler_output), and the BART decoder (`model`, a bart-autoencoder)
  * cross-attends to that one vector and writes the report token by token,
  * from </s> (decoder_start_token_id) until it writes </s> or has written
- * `max-length` tokens. With `from=embedding` the embeddings come from a
+ * `max-length` tokens (at most the model's positions). With `from=embedding` the embeddings come from a
  * float field instead, and with `from=report` from the model's own
  * encoder reading a report (what the autoencoder rebuilds). It runs on
  * generated images and on real radiographs alike.
@@ -59,6 +59,7 @@ struct _CxrReportGenerate {
   gchar *tokenizer_dir, *from, *strategy, *image_field, *embedding_field, *text_field, *output_field;
   gdouble temperature, top_p, length_penalty;
   guint top_k, num_beams, no_repeat, max_length;
+  guint length_limit; /* max-length, at most the model's positions */
   guint64 seed;
   gboolean use_cache;
 
@@ -123,6 +124,7 @@ cxr_report_generate_prepare (CxrStage *stage, GError **error)
   if ((self->tokenizer = cxr_bart_open_tokenizer (CXR_BART (self->model), self->tokenizer_dir, 0, error)) == NULL)
     return FALSE;
   cxr_bart_get_special_ids (CXR_BART (self->model), &self->pad, &self->start);
+  self->length_limit = MIN (self->max_length, cxr_bart_get_max_positions (CXR_BART (self->model)));
   self->eos = cxr_tokenizer_get_eos_id (self->tokenizer);
   self->count = self->tokens_written = 0;
   self->decode_us = 0;
@@ -205,20 +207,28 @@ typedef struct {
   CxrReportGenerate *self;
   CxrBartDecoderState *state;
   CxrTensor *encoder; /* [R, 1, d] */
-  GArray *history;   /* R rows of the tokens fed so far, capacity max+1 each */
+  gint64 *history;    /* R rows of the tokens fed so far, capacity each */
+  gint64 *spare;      /* what reordering copies the rows into */
   guint rows, length, capacity;
 } Decoder;
 
 static gboolean
 decoder_init (Decoder *dec, CxrReportGenerate *self, CxrTensor *encoder, guint capacity, GError **error)
 {
+  gsize cells;
+
   memset (dec, 0, sizeof *dec);
   dec->self = self;
   dec->encoder = cxr_tensor_ref (encoder);
   dec->rows = (guint) cxr_tensor_get_dim (encoder, 0);
   dec->capacity = capacity;
-  dec->history = g_array_sized_new (FALSE, TRUE, sizeof (gint64), dec->rows * capacity);
-  g_array_set_size (dec->history, dec->rows * capacity);
+  cells = (gsize) dec->rows * capacity;
+  if ((dec->history = g_try_new0 (gint64, cells)) == NULL || (dec->spare = g_try_new0 (gint64, cells)) == NULL)
+    {
+      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "no memory for %u sequences of %u tokens",
+                   dec->rows, capacity);
+      return FALSE;
+    }
   if (self->use_cache)
     return (dec->state = cxr_bart_decoder_state_new (CXR_BART (self->model), encoder, NULL, capacity, error)) != NULL;
   return TRUE;
@@ -229,13 +239,14 @@ decoder_clear (Decoder *dec)
 {
   g_clear_pointer (&dec->state, cxr_bart_decoder_state_free);
   g_clear_pointer (&dec->encoder, cxr_tensor_unref);
-  g_clear_pointer (&dec->history, g_array_unref);
+  g_clear_pointer (&dec->history, g_free);
+  g_clear_pointer (&dec->spare, g_free);
 }
 
 static gint64 *
 decoder_row (Decoder *dec, guint r)
 {
-  return &g_array_index (dec->history, gint64, (gsize) r * dec->capacity);
+  return dec->history + (gsize) r * dec->capacity;
 }
 
 /* feeds one token per row; returns the next position's logits [R, V] */
@@ -279,14 +290,13 @@ decoder_next (Decoder *dec, const gint64 *ids, CxrTensor **holder, gint64 *v, GE
 static void
 decoder_reorder (Decoder *dec, const guint *rows)
 {
-  g_autoptr (GArray) fresh = g_array_sized_new (FALSE, TRUE, sizeof (gint64), dec->rows * dec->capacity);
+  gint64 *old = dec->history;
 
-  g_array_set_size (fresh, dec->rows * dec->capacity);
   for (guint i = 0; i < dec->rows; i++)
-    memcpy (&g_array_index (fresh, gint64, (gsize) i * dec->capacity), decoder_row (dec, rows[i]),
-            sizeof (gint64) * dec->capacity);
-  g_array_unref (dec->history);
-  dec->history = g_steal_pointer (&fresh);
+    memcpy (dec->spare + (gsize) i * dec->capacity, old + (gsize) rows[i] * dec->capacity,
+            sizeof (gint64) * dec->length);
+  dec->history = dec->spare;
+  dec->spare = old;
   if (dec->state)
     cxr_bart_decoder_state_reorder (dec->state, rows, dec->rows);
 }
@@ -424,7 +434,7 @@ generate_rows (CxrReportGenerate *self, CxrTensor *encoder, const guint64 *seeds
   g_autofree gfloat *lse = g_new (gfloat, rows);
   gboolean ok = TRUE;
 
-  if (!decoder_init (&dec, self, encoder, self->max_length + 1, error))
+  if (!decoder_init (&dec, self, encoder, self->length_limit, error))
     {
       decoder_clear (&dec);
       return FALSE;
@@ -435,7 +445,7 @@ generate_rows (CxrReportGenerate *self, CxrTensor *encoder, const guint64 *seeds
       logprob[r] = 0;
       g_ptr_array_add (tokens, g_array_new (FALSE, FALSE, sizeof (gint64)));
     }
-  for (guint t = 0; t < self->max_length && left > 0; t++)
+  for (guint t = 0; t < self->length_limit && left > 0; t++)
     {
       g_autoptr (CxrTensor) logits = NULL;
       gint64 v = 0;
@@ -446,9 +456,10 @@ generate_rows (CxrReportGenerate *self, CxrTensor *encoder, const guint64 *seeds
           ok = FALSE;
           break;
         }
+      /* log-probabilities under the model, then the bans */
+      rows_log_sum_exp (all, rows, v, lse);
       for (guint r = 0; r < rows; r++)
         ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, all + (gsize) r * v);
-      rows_log_sum_exp (all, rows, v, lse);
       for (guint r = 0; r < rows; r++)
         {
           gfloat *row = all + (gsize) r * v;
@@ -573,12 +584,12 @@ generate_beams (CxrReportGenerate *self, CxrTensor *embedding, GPtrArray *tokens
     }
   for (guint i = 0; i < n; i++)
     g_ptr_array_add (finished, g_array_new (FALSE, FALSE, sizeof (Hypothesis)));
-  if (!decoder_init (&dec, self, encoder, self->max_length + 1, error))
+  if (!decoder_init (&dec, self, encoder, self->length_limit, error))
     {
       decoder_clear (&dec);
       return FALSE;
     }
-  for (guint t = 0; t < self->max_length && left > 0; t++)
+  for (guint t = 0; t < self->length_limit && left > 0; t++)
     {
       g_autoptr (CxrTensor) logits = NULL;
       gint64 v = 0;
@@ -589,10 +600,11 @@ generate_beams (CxrReportGenerate *self, CxrTensor *embedding, GPtrArray *tokens
           ok = FALSE;
           break;
         }
+      /* log-probabilities under the model, then the bans (as transformers) */
+      rows_log_sum_exp (all, rows, v, lse);
       for (guint r = 0; r < rows; r++)
         if (!done[r / k])
           ban_repeats (decoder_row (&dec, r), dec.length, self->no_repeat, all + (gsize) r * v);
-      rows_log_sum_exp (all, rows, v, lse);
       for (guint i = 0; i < n; i++)
         {
           GArray *hyps = g_ptr_array_index (finished, i);
@@ -645,8 +657,8 @@ generate_beams (CxrReportGenerate *self, CxrTensor *embedding, GPtrArray *tokens
               beam_score[slot] = cand_score[c];
               n_keep++;
             }
-          if (n_keep < k || beams_done (hyps, k, beam_score[i * k] / pow ((gdouble) dec.length + 1,
-                                                                           self->length_penalty)))
+          if (n_keep < k || (n_cand > 0 && beams_done (hyps, k, cand_score[0] / pow ((gdouble) dec.length,
+                                                                                      self->length_penalty))))
             {
               /* finished, or nothing left to continue (every candidate banned) */
               done[i] = TRUE;
@@ -706,10 +718,10 @@ cxr_report_generate_transform (CxrStage *stage, CxrBatch *batch, GError **error)
     }
   if ((embedding = embeddings_of (self, batch, error)) == NULL)
     return FALSE;
-  d = (guint) cxr_tensor_get_dim (embedding, 1);
   if (cxr_tensor_get_ndim (embedding) != 2 || cxr_tensor_get_dim (embedding, 0) != n)
     return fail (error, "batch %" G_GUINT64_FORMAT ": the report embeddings are not [%u, d]",
                  cxr_batch_get_sequence (batch), n);
+  d = (guint) cxr_tensor_get_dim (embedding, 1);
   if ((encoder = cxr_tensor_reshape (embedding, (const gint64[]) { n, 1, d }, 3, error)) == NULL)
     return FALSE;
   start = g_get_monotonic_time ();

@@ -142,7 +142,7 @@ cxr_diffusion_train_compute_loss (CxrTrainer *trainer, CxrBatch *batch, CxrTape 
                                   sizeof (gfloat) * n * cw, error);
   if (ctx == NULL)
     return FALSE;
-  if (self->dropout > 0)
+  if (self->dropout > 0 && !cxr_trainer_get_evaluate (trainer))
     {
       guint uw = 0;
       const gfloat *unc = cxr_batch_get_floats (batch, self->unconditional_field, &uw, NULL);

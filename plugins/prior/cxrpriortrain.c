@@ -91,8 +91,16 @@ cxr_prior_train_setup (CxrTrainer *trainer, GError **error)
       g_prefix_error (error, "tokenizer: ");
       return NULL;
     }
-  if (self->max_length > 0)
-    cxr_tokenizer_set_max_length (self->tokenizer, self->max_length);
+  {
+    /* reports longer than the text model's positions are truncated */
+    guint limit = self->max_length;
+    g_autoptr (CxrConfig) cfg = config ? cxr_config_new_from_file (config, NULL) : NULL;
+    gint64 positions = cfg ? cxr_config_get_int (cfg, "max_position_embeddings", 0) : 0;
+    if (positions > 0 && positions <= G_MAXUINT && (limit == 0 || limit > positions))
+      limit = (guint) positions;
+    if (limit > 0)
+      cxr_tokenizer_set_max_length (self->tokenizer, limit);
+  }
   g_clear_pointer (&self->cache, g_hash_table_unref);
   self->cache = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
   self->width = 0;
@@ -321,8 +329,8 @@ cxr_prior_train_class_init (CxrPriorTrainClass *klass)
                                                    "that is the target", "report_embedding", flags);
   props[P_COSINE_WEIGHT] = g_param_spec_double ("cosine-weight", "Cosine weight", "The weight of (1 - cosine "
                                                 "similarity) in the loss", 0, 1e6, 0.01, flags);
-  props[P_MAX_LENGTH] = g_param_spec_uint ("max-length", "Max length", "Tokens per report (0: the tokenizer's "
-                                           "limit)", 0, G_MAXUINT, 512, flags);
+  props[P_MAX_LENGTH] = g_param_spec_uint ("max-length", "Max length", "Tokens per report, at most the text "
+                                           "model's positions (0: those)", 0, G_MAXUINT, 512, flags);
   g_object_class_install_properties (object_class, N_P, props);
   cxr_stage_class_set_metadata (stage_class, "Prior training", "Filter/Trainer",
                                 "Trains the prior to predict report embeddings from image latents, with AdamW",

@@ -2,7 +2,8 @@
 # algorithms, on tests/reference/bart.py's BART in float64, recomputing the
 # whole prefix at every token (no cache): greedy, beam search as
 # transformers ranks hypotheses (log-probability over length ** penalty,
-# no early stopping), no-repeat n-grams; and BART's byte-level tokens to
+# no early stopping), no-repeat n-grams (after the log-softmax, as
+# transformers' logits processors); and BART's byte-level tokens to
 # and from ids (tests/reference/clip_tokenizer.py's GPT-2 scheme).
 import torch
 
@@ -55,10 +56,12 @@ def banned(seq, n):
 
 
 def log_probs(cfg, p, emb, seq, no_repeat):
-    logits = decoder_logits(cfg, p, emb, seq).clone()
+    """The model's log-probabilities, then the banned tokens at -inf (as
+    transformers applies its logits processors to the log-softmax)."""
+    lp = torch.log_softmax(decoder_logits(cfg, p, emb, seq), -1)
     for t in banned(seq, no_repeat):
-        logits[t] = float("-inf")
-    return torch.log_softmax(logits, -1)
+        lp[t] = float("-inf")
+    return lp
 
 
 def greedy(cfg, p, emb, max_length, no_repeat=0):
@@ -77,7 +80,7 @@ def beam(cfg, p, emb, k, max_length, penalty=1.0, no_repeat=0):
     eos = cfg["eos_token_id"]
     beams, finished = [([cfg["decoder_start_token_id"]], 0.0)], []
     for _ in range(max_length):
-        cands = []
+        cands, cur_len = [], len(beams[0][0])
         for b, (seq, score) in enumerate(beams):
             lp = log_probs(cfg, p, emb, seq, no_repeat)
             cands += [(score + float(lp[t]), b, t) for t in range(lp.shape[0]) if lp[t] != float("-inf")]
@@ -94,8 +97,9 @@ def beam(cfg, p, emb, k, max_length, penalty=1.0, no_repeat=0):
                 break
         beams = nxt
         if len(finished) >= k:
+            # transformers' is_done: the best candidate over the length fed so far
             worst = sorted((f[0] for f in finished), reverse=True)[k - 1]
-            if worst >= beams[0][1] / len(beams[0][0]) ** penalty:
+            if worst >= cands[0][0] / cur_len ** penalty:
                 break
     else:
         finished += [(s / len(seq) ** penalty, seq[1:], s) for seq, s in beams]
