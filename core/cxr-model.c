@@ -221,11 +221,12 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
   g_auto (GStrv) wanted = NULL, present = NULL;
   g_autoptr (GString) missing = g_string_new (NULL);
   g_autoptr (GHashTable) used = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  guint n_missing = 0, n_unknown = 0;
+  guint n_missing = 0, n_unknown = 0, n_loaded = 0, n_wanted;
 
   if (file == NULL)
     return FALSE;
   wanted = cxr_param_set_list_names (priv->params);
+  n_wanted = g_strv_length (wanted);
   for (guint i = 0; wanted[i]; i++)
     {
       CxrTensor *param = cxr_param_set_get (priv->params, wanted[i]);
@@ -273,7 +274,12 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
         }
       memcpy (cxr_tensor_get_data (param), cxr_tensor_get_data (f32), cxr_tensor_get_nbytes (param));
       g_hash_table_add (used, g_steal_pointer (&stored));
+      n_loaded++;
     }
+  if (priv->partial_load)
+    g_ptr_array_insert (priv->warnings, 0, g_strdup_printf ("%s: partial load: %u of the model's %u tensors loaded, "
+                                                            "%u initialised randomly", path, n_loaded, n_wanted,
+                                                            n_wanted - n_loaded));
   if (n_missing > 0)
     {
       g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,

@@ -338,7 +338,8 @@ columns=id,step,loss,cosine
                  "partial-load=true", "test", "evaluate=true")
     check("prior-train from weights of another patch size loads what fits and reports what starts random",
           r.returncode == 0 and "embeddings.patch_embeddings.projection.weight" in r.stderr and
-          "initialised" in r.stderr and "embeddings.cls_token" not in r.stderr, r.stderr[-1500:])
+          "initialised" in r.stderr and "tensors loaded" in r.stderr and "embeddings.cls_token" not in r.stderr,
+          r.stderr[-1500:])
 
     # reports from held-out images, labelled, against the images' labels
     def reports_from_images(strategy):
