@@ -25,7 +25,8 @@
  * stage, calls its stop function so it can checkpoint or remove partial
  * output, and returns %G_IO_ERROR_CANCELLED.
  *
- * Progress goes to a bar on stderr (#CxrScheduler:progress) and, for
+ * Progress goes to a bar on stderr (#CxrScheduler:progress; with the
+ * status lines stages set, cxr_stage_set_status()) and, for
  * machines, to JSON lines: in the file #CxrScheduler:events-path and
  * through the #CxrScheduler::event signal, both emitted on the thread that
  * called cxr_scheduler_run(). Each line is an object with an "event" key:
@@ -539,6 +540,14 @@ draw_bar (Run *run, gboolean final)
       guint e = (guint) elapsed;
       g_string_append_printf (bar, "  %u:%02u:%02u", e / 3600, e / 60 % 60, e % 60);
     }
+  for (guint i = 0; i < run->nodes->len; i++)
+    {
+      /* what stages say of themselves (a trainer: its step and loss) */
+      Node *node = g_ptr_array_index (run->nodes, i);
+      g_autofree gchar *status = cxr_stage_dup_status (node->stage);
+      if (status)
+        g_string_append_printf (bar, "  %s: %s", cxr_stage_get_name (node->stage), status);
+    }
   if (final)
     g_string_append_c (bar, '\n');
   fputs (bar->str, stderr);
@@ -572,10 +581,18 @@ emit_progress (Run *run)
       Node *node = g_ptr_array_index (run->nodes, i);
       if (i)
         g_string_append_c (stages, ',');
+      g_autofree gchar *status = cxr_stage_dup_status (node->stage);
+      guint64 in = cxr_stage_get_samples_in (node->stage);
       _cxr_json_append_string (stages, cxr_stage_get_name (node->stage));
-      g_string_append_printf (stages, ":{\"in\":%" G_GUINT64_FORMAT ",\"out\":%" G_GUINT64_FORMAT "}",
-                              cxr_stage_get_samples_in (node->stage),
-                              cxr_stage_get_samples_out (node->stage));
+      g_string_append_printf (stages, ":{\"in\":%" G_GUINT64_FORMAT ",\"out\":%" G_GUINT64_FORMAT,
+                              in, cxr_stage_get_samples_out (node->stage));
+      event_add_number (stages, "rate", elapsed > 0 ? in / elapsed : 0);
+      if (status)
+        {
+          g_string_append (stages, ",\"status\":");
+          _cxr_json_append_string (stages, status);
+        }
+      g_string_append_c (stages, '}');
     }
   g_string_append_c (stages, '}');
   g_string_append (line, ",\"stages\":");

@@ -48,6 +48,8 @@ typedef struct {
   gint64 total;
   guint64 samples_in;  /* atomic */
   guint64 samples_out; /* atomic */
+  GMutex status_lock;  /* the status is set by the stage's thread, read by the scheduler's */
+  gchar *status;
 } CxrStagePrivate;
 
 enum {
@@ -409,6 +411,8 @@ cxr_stage_finalize (GObject *object)
 
   g_free (priv->name);
   g_free (priv->factory_name);
+  g_free (priv->status);
+  g_mutex_clear (&priv->status_lock);
   g_clear_object (&priv->cancellable);
   G_OBJECT_CLASS (cxr_stage_parent_class)->finalize (object);
 }
@@ -559,6 +563,7 @@ _cxr_stage_reset_counters (CxrStage *stage)
   CxrStagePrivate *priv = cxr_stage_get_instance_private (stage);
   __atomic_store_n (&priv->samples_in, 0, __ATOMIC_RELAXED);
   __atomic_store_n (&priv->samples_out, 0, __ATOMIC_RELAXED);
+  cxr_stage_set_status (stage, NULL);
 }
 
 void
@@ -652,6 +657,49 @@ cxr_stage_get_samples_in (CxrStage *self)
   g_return_val_if_fail (CXR_IS_STAGE (self), 0);
   priv = cxr_stage_get_instance_private (self);
   return __atomic_load_n (&priv->samples_in, __ATOMIC_RELAXED);
+}
+
+/**
+ * cxr_stage_set_status:
+ * @self: a stage
+ * @status: (nullable): a short line on how the stage is doing ("step 120,
+ *   loss 0.731"), or %NULL for none
+ *
+ * Sets what the progress events and the progress bar show for the stage.
+ * Any thread may call it.
+ */
+void
+cxr_stage_set_status (CxrStage *self, const gchar *status)
+{
+  CxrStagePrivate *priv;
+
+  g_return_if_fail (CXR_IS_STAGE (self));
+  priv = cxr_stage_get_instance_private (self);
+  g_mutex_lock (&priv->status_lock);
+  g_free (priv->status);
+  priv->status = g_strdup (status);
+  g_mutex_unlock (&priv->status_lock);
+}
+
+/**
+ * cxr_stage_dup_status:
+ * @self: a stage
+ *
+ * Returns: (transfer full) (nullable): the stage's status line, if it set
+ *   one this run
+ */
+gchar *
+cxr_stage_dup_status (CxrStage *self)
+{
+  CxrStagePrivate *priv;
+  gchar *out;
+
+  g_return_val_if_fail (CXR_IS_STAGE (self), NULL);
+  priv = cxr_stage_get_instance_private (self);
+  g_mutex_lock (&priv->status_lock);
+  out = g_strdup (priv->status);
+  g_mutex_unlock (&priv->status_lock);
+  return out;
 }
 
 /**

@@ -117,6 +117,8 @@ void cxr_stage_set_total (CxrStage *self, gint64 samples);
 gint64 cxr_stage_get_total (CxrStage *self);
 guint64 cxr_stage_get_samples_in (CxrStage *self);
 guint64 cxr_stage_get_samples_out (CxrStage *self);
+void cxr_stage_set_status (CxrStage *self, const gchar *status);
+gchar *cxr_stage_dup_status (CxrStage *self);
 
 GCancellable *cxr_stage_get_cancellable (CxrStage *self);
 gboolean cxr_stage_is_cancelled (CxrStage *self);

@@ -27,7 +27,9 @@
  *
  * Each batch passes on with the float fields loss (of its micro-batch)
  * and step (the optimiser steps done after it), so a csv-sink records the
- * curve. `checkpoint` is written every `checkpoint-every` steps and at the
+ * curve; the progress bar and the progress events show the step and the
+ * last loss (the stage's status), and the events each stage's samples a
+ * second (images/s for diffusion-train). `checkpoint` is written every `checkpoint-every` steps and at the
  * end (parameters, AdamW moments, step, micro-batches seen; the EMA beside
  * it); with `resume=true` a run starts from it, skips the micro-batches
  * already seen and continues the same loss curve bit for bit. `output`
@@ -319,8 +321,12 @@ cxr_trainer_transform (CxrStage *stage, CxrBatch *batch, GError **error)
     }
   if (!isnan (value))
     {
+      g_autofree gchar *status = NULL;
       p->loss_sum += (gdouble) value * cxr_batch_get_size (batch);
       p->loss_count += cxr_batch_get_size (batch);
+      status = p->evaluate ? g_strdup_printf ("mean loss %.4g", p->loss_sum / p->loss_count)
+                           : g_strdup_printf ("step %" G_GUINT64_FORMAT ", loss %.4g", p->step, value);
+      cxr_stage_set_status (stage, status);
     }
   put_constant (batch, "loss", value);
   put_constant (batch, "step", (gfloat) p->step);

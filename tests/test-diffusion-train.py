@@ -6,6 +6,7 @@
 # uninterrupted run's loss curve bit for bit; the trained weights load as a
 # model and sample; the errors.
 import csv
+import json
 import os
 import subprocess
 import sys
@@ -79,10 +80,10 @@ columns=id,step,loss
 """
 
 
-def run(tmp, name, *args, **kw):
+def run(tmp, name, *args, events=None, **kw):
     with open(f"{tmp}/{name}.pipeline", "w") as fp:
         fp.write(pipeline(tmp, f"{tmp}/{name}.csv", *args, **kw))
-    r = cxrgen("run", f"{tmp}/{name}.pipeline", "--progress", "none")
+    r = cxrgen("run", f"{tmp}/{name}.pipeline", "--progress", "none", *(["--events", events] if events else []))
     losses = []
     if r.returncode == 0:
         seen = set()
@@ -188,8 +189,14 @@ folder={tmp}/generated
     r, _ = run(tmp, "cosine-unbounded", f"{tmp}/sd/unet", steps=0, extra="lr-schedule=cosine")
     check("a cosine schedule without max-steps is an error", r.returncode != 0 and "max-steps" in r.stderr,
           r.stderr[-500:])
-    r, cosine = run(tmp, "cosine", f"{tmp}/sd/unet", steps=6, extra="lr-schedule=cosine\nwarmup-steps=2")
+    r, cosine = run(tmp, "cosine", f"{tmp}/sd/unet", steps=6, extra="lr-schedule=cosine\nwarmup-steps=2",
+                    events=f"{tmp}/events.jsonl")
     check("a cosine schedule with warm-up trains to max-steps", r.returncode == 0 and len(cosine) == 6 and
           cosine[0] == losses[0], r.stderr[-500:])
+    progress = [e for e in map(json.loads, open(f"{tmp}/events.jsonl")) if e.get("event") == "progress"] \
+        if r.returncode == 0 else []
+    train = progress[-1]["stages"].get("train", {}) if progress else {}
+    check(f"the progress events show the trainer's step, loss and images/s ({train})",
+          train.get("status", "").startswith("step 6, loss ") and train.get("rate", 0) > 0, progress[-1:])
 
 finish()
