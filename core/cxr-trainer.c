@@ -215,21 +215,6 @@ save_checkpoint (CxrTrainer *self, GError **error)
   return TRUE;
 }
 
-/**
- * cxr_trainer_put_float:
- * @batch: a batch
- * @name: the field
- * @values: (array): one value per sample
- *
- * Sets the float field @name of @batch to one value per sample. Trainers
- * write their metrics with it.
- */
-void
-cxr_trainer_put_float (CxrBatch *batch, const gchar *name, const gfloat *values)
-{
-  cxr_batch_set_floats (batch, name, 1, values, cxr_batch_get_size (batch));
-}
-
 static void
 put_constant (CxrBatch *batch, const gchar *name, gfloat v)
 {
@@ -237,7 +222,7 @@ put_constant (CxrBatch *batch, const gchar *name, gfloat v)
   g_autofree gfloat *values = g_new (gfloat, MAX (n, 1));
   for (guint i = 0; i < n; i++)
     values[i] = v;
-  cxr_trainer_put_float (batch, name, values);
+  cxr_batch_set_floats (batch, name, 1, values, n);
 }
 
 /**

@@ -47,6 +47,5 @@ guint64 cxr_trainer_get_step (CxrTrainer *self);
 gboolean cxr_trainer_get_evaluate (CxrTrainer *self);
 gdouble cxr_trainer_get_mean_loss (CxrTrainer *self);
 gdouble cxr_trainer_get_lr_at (CxrTrainer *self, guint64 step);
-void cxr_trainer_put_float (CxrBatch *batch, const gchar *name, const gfloat *values);
 
 G_END_DECLS

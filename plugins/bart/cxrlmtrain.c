@@ -56,6 +56,14 @@ G_DEFINE_FINAL_TYPE (CxrLmTrain, cxr_lm_train, CXR_TYPE_TRAINER)
 enum { P_0, P_MODEL, P_TOKENIZER, P_TEXT_FIELD, P_MAX_LENGTH, P_SCORE_PADDING, N_P };
 static GParamSpec *props[N_P];
 
+/* the tokenizer's folder: the one given, else the model's own */
+static gchar *
+tokenizer_folder (CxrModel *model, const gchar *folder)
+{
+  const gchar *config = cxr_model_get_config_path (model);
+  return folder && *folder ? g_strdup (folder) : config ? g_path_get_dirname (config) : NULL;
+}
+
 /**
  * cxr_bart_open_tokenizer:
  * @model: a prepared BART
@@ -71,8 +79,7 @@ static GParamSpec *props[N_P];
 CxrTokenizer *
 cxr_bart_open_tokenizer (CxrBart *model, const gchar *folder, guint max_length, GError **error)
 {
-  const gchar *config = cxr_model_get_config_path (CXR_MODEL (model));
-  g_autofree gchar *dir = folder && *folder ? g_strdup (folder) : config ? g_path_get_dirname (config) : NULL;
+  g_autofree gchar *dir = tokenizer_folder (CXR_MODEL (model), folder);
   g_autoptr (CxrTokenizer) tokenizer = NULL;
   guint vocab = cxr_bart_get_vocab_size (model), positions = cxr_bart_get_max_positions (model);
 
@@ -179,7 +186,7 @@ cxr_lm_train_compute_loss (CxrTrainer *trainer, CxrBatch *batch, CxrTape *tape, 
         accuracy[i] = count ? (gfloat) right / count : 0.0f;
       }
   }
-  cxr_trainer_put_float (batch, "accuracy", accuracy);
+  cxr_batch_set_floats (batch, "accuracy", 1, accuracy, n);
   return TRUE;
 }
 
@@ -190,7 +197,6 @@ cxr_lm_train_finish (CxrStage *stage, GError **error)
 {
   CxrLmTrain *self = CXR_LM_TRAIN (stage);
   g_autofree gchar *output = NULL, *dir = NULL, *from = NULL;
-  const gchar *config;
 
   if (!CXR_STAGE_CLASS (cxr_lm_train_parent_class)->finish (stage, error))
     return FALSE;
@@ -198,10 +204,7 @@ cxr_lm_train_finish (CxrStage *stage, GError **error)
   if (cxr_trainer_get_evaluate (CXR_TRAINER (self)) || output == NULL || *output == '\0')
     return TRUE;
   dir = g_path_get_dirname (output);
-  config = cxr_model_get_config_path (self->model);
-  from = self->tokenizer_dir && *self->tokenizer_dir ? g_strdup (self->tokenizer_dir)
-         : config                                    ? g_path_get_dirname (config)
-                                                     : NULL;
+  from = tokenizer_folder (self->model, self->tokenizer_dir);
   if (from == NULL || g_strcmp0 (from, dir) == 0)
     return TRUE;
   for (guint i = 0; i < 2; i++)

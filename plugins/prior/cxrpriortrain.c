@@ -200,7 +200,7 @@ cxr_prior_train_compute_loss (CxrTrainer *trainer, CxrBatch *batch, CxrTape *tap
     return FALSE;
   {
     g_autoptr (CxrTensor) dense = cxr_tensor_contiguous (cos);
-    cxr_trainer_put_float (batch, "cosine", cxr_tensor_get_data (dense));
+    cxr_batch_set_floats (batch, "cosine", 1, cxr_tensor_get_data (dense), cxr_batch_get_size (batch));
   }
   return TRUE;
 }
