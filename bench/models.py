@@ -97,7 +97,22 @@ def main_sd():
           f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
 
 
+def main_inception():
+    """FID's Inception-v3 (pytorch-fid's variant) at 299x299, batch 1 and 8."""
+    import inception
+    net = inception.make(seed=1).float()
+    for batch in (1, 8):
+        x = torch.rand(batch, 3, 299, 299) * 2 - 1
+        t = torch_ms(lambda p, i: inception.fid_features(net, i["x"]), None, {"x": x})
+        c = cxrgen("inception-v3", batch)
+        print(f"{'Inception-v3 (FID), batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}"
+              f"{c['median_ms'] / t:>8.2f}{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+
+
 if __name__ == "__main__":
+    if "--inception" in sys.argv:
+        main_inception()
+        sys.exit(0)
     if "--sd" in sys.argv:
         main_sd()
         sys.exit(0)

@@ -464,3 +464,42 @@ cxr_batch_get_extra (CxrBatch *self, const gchar *key)
   g_return_val_if_fail (key != NULL, NULL);
   return g_hash_table_lookup (self->extras, key);
 }
+
+/**
+ * cxr_batch_get_images:
+ * @self: a batch
+ * @field: a float field of images, one row each, with the batch's
+ *   image-width and image-height extras (as sources and decoders write
+ *   them)
+ * @error: return location for a #GError
+ *
+ * The images of a batch as one tensor, for the networks that take them.
+ *
+ * Returns: (transfer full) (nullable): F32 [N, 1, H, W], a copy; %NULL
+ *   with @error naming the batch and the field when it holds no images
+ */
+CxrTensor *
+cxr_batch_get_images (CxrBatch *self, const gchar *field, GError **error)
+{
+  guint width = 0;
+  const gfloat *images;
+  GVariant *ew, *eh;
+  guint w, h;
+
+  g_return_val_if_fail (CXR_IS_BATCH (self), NULL);
+  images = cxr_batch_get_floats (self, field, &width, NULL);
+  ew = cxr_batch_get_extra (self, "image-width");
+  eh = cxr_batch_get_extra (self, "image-height");
+  w = ew && g_variant_is_of_type (ew, G_VARIANT_TYPE_UINT32) ? g_variant_get_uint32 (ew) : 0;
+  h = eh && g_variant_is_of_type (eh, G_VARIANT_TYPE_UINT32) ? g_variant_get_uint32 (eh) : 0;
+  if (images == NULL || w == 0 || (gsize) w * h != width)
+    {
+      g_set_error (error, CXR_STAGE_ERROR, images ? CXR_STAGE_ERROR_BAD_FIELD : CXR_STAGE_ERROR_MISSING_FIELD,
+                   "batch %" G_GUINT64_FORMAT ": needs the float field \"%s\" with the image-width and image-height "
+                   "extras", cxr_batch_get_sequence (self), field);
+      return NULL;
+    }
+  return cxr_tensor_new_from_data (CXR_DTYPE_F32, (const gint64[]) { cxr_batch_get_size (self), 1, h, w }, 4,
+                                   (const guint8 *) images, (gsize) cxr_batch_get_size (self) * width * sizeof (gfloat),
+                                   error);
+}

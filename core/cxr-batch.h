@@ -8,6 +8,8 @@
 
 #include <glib-object.h>
 
+#include "tensor/cxr-tensor.h"
+
 G_BEGIN_DECLS
 
 /**
@@ -91,5 +93,6 @@ const gfloat *cxr_batch_require_floats (CxrBatch *self, const gchar *name, guint
 
 void cxr_batch_set_extra (CxrBatch *self, const gchar *key, GVariant *value);
 GVariant *cxr_batch_get_extra (CxrBatch *self, const gchar *key);
+CxrTensor *cxr_batch_get_images (CxrBatch *self, const gchar *field, GError **error);
 
 G_END_DECLS

@@ -13,6 +13,7 @@ struct _CxrConfig {
   gchar *path;     /* "" at the top, "vision_config." in a child */
   GVariant *dict;  /* a{sv} */
   GHashTable *read; /* keys asked for or ignored */
+  GPtrArray *strings; /* the string values handed out, kept as long as the config */
   GPtrArray *children;
   gchar *problem;  /* the first missing or misshapen key */
 };
@@ -49,6 +50,7 @@ config_new (GVariant *dict, const gchar *origin, const gchar *path)
   self->path = g_strdup (path);
   self->dict = g_variant_ref_sink (dict);
   self->read = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  self->strings = g_ptr_array_new_with_free_func (g_free);
   self->children = g_ptr_array_new_with_free_func ((GDestroyNotify) cxr_config_unref);
   return self;
 }
@@ -120,6 +122,7 @@ cxr_config_unref (CxrConfig *self)
   g_free (self->path);
   g_variant_unref (self->dict);
   g_hash_table_unref (self->read);
+  g_ptr_array_unref (self->strings);
   g_ptr_array_unref (self->children);
   g_free (self->problem);
   g_free (self);
@@ -310,8 +313,13 @@ cxr_config_get_string (CxrConfig *self, const gchar *key, const gchar *fallback)
       cxr_config_fail (self, key, "a string expected");
       return fallback;
     }
-  /* the dictionary holds the value, so the string outlives v */
-  return g_variant_get_string (v, NULL);
+  /* a copy the configuration keeps: a child value looked up from the
+   * dictionary need not outlive v */
+  {
+    gchar *copy = g_variant_dup_string (v, NULL);
+    g_ptr_array_add (self->strings, copy);
+    return copy;
+  }
 }
 
 /**

@@ -920,6 +920,57 @@ cxr_denoiser_get_context_width (CxrDenoiser *self)
 }
 
 /**
+ * cxr_image_encoder_embed:
+ * @self: a prepared image encoder
+ * @images: F32 [N, 1 or 3, H, W], gray (or RGB) in [0, 1], of any size
+ * @error: return location for a #GError
+ *
+ * Embeds images the way the encoder's weights expect them: it resizes and
+ * normalises them itself, so callers pass decoded images as they are.
+ * Runs without gradients.
+ *
+ * Returns: (transfer full) (nullable): the embeddings [N, D]
+ */
+CxrTensor *
+cxr_image_encoder_embed (CxrImageEncoder *self, CxrTensor *images, GError **error)
+{
+  CxrImageEncoderInterface *iface;
+
+  g_return_val_if_fail (CXR_IS_IMAGE_ENCODER (self), NULL);
+  g_return_val_if_fail (images != NULL, NULL);
+  iface = CXR_IMAGE_ENCODER_GET_IFACE (self);
+  if (!role_ready (self, iface->embed != NULL, error))
+    return NULL;
+  if (cxr_tensor_get_dtype (images) != CXR_DTYPE_F32 || cxr_tensor_get_ndim (images) != 4 ||
+      (cxr_tensor_get_dim (images, 1) != 1 && cxr_tensor_get_dim (images, 1) != 3) ||
+      cxr_tensor_get_dim (images, 2) < 1 || cxr_tensor_get_dim (images, 3) < 1)
+    {
+      g_autofree gchar *what = cxr_tensor_describe (images);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "%s: images are %s; F32 [N, 1 or 3, H, W] "
+                   "expected", type_name (CXR_MODEL (self)), what);
+      return NULL;
+    }
+  return iface->embed (self, images, error);
+}
+
+/**
+ * cxr_image_encoder_get_embedding_width:
+ * @self: a prepared image encoder
+ *
+ * Returns: the width of the embeddings cxr_image_encoder_embed() returns
+ *   (2048 for Inception-v3), 0 when it has no embed method
+ */
+guint
+cxr_image_encoder_get_embedding_width (CxrImageEncoder *self)
+{
+  CxrImageEncoderInterface *iface;
+
+  g_return_val_if_fail (CXR_IS_IMAGE_ENCODER (self), 0);
+  iface = CXR_IMAGE_ENCODER_GET_IFACE (self);
+  return iface->get_embedding_width ? iface->get_embedding_width (self) : 0;
+}
+
+/**
  * cxr_autoencoder_encode:
  * @self: a prepared autoencoder
  * @tape: (nullable): where to record
@@ -962,27 +1013,25 @@ CxrTensor *
 cxr_autoencoder_encode_field (CxrAutoencoder *self, CxrBatch *batch, const gchar *field, CxrTensor **logvar,
                               GError **error)
 {
-  guint n = cxr_batch_get_size (batch), width = 0;
-  GVariant *ew = cxr_batch_get_extra (batch, "image-width"), *eh = cxr_batch_get_extra (batch, "image-height");
-  guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
-  const gfloat *gray = cxr_batch_get_floats (batch, field, &width, NULL);
-  g_autoptr (CxrTensor) images = NULL;
+  g_autoptr (CxrTensor) gray = NULL, images = NULL;
+  const gfloat *g;
   gfloat *px;
+  gsize plane;
+  gint64 n;
 
   g_return_val_if_fail (CXR_IS_AUTOENCODER (self), NULL);
-  if (gray == NULL || w == 0 || (gsize) w * h != width)
-    {
-      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_MISSING_FIELD, "batch %" G_GUINT64_FORMAT ": needs the "
-                   "float field \"%s\" with the image-width and image-height extras", cxr_batch_get_sequence (batch),
-                   field);
-      return NULL;
-    }
-  images = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, 3, h, w }, 4);
+  if ((gray = cxr_batch_get_images (batch, field, error)) == NULL)
+    return NULL;
+  n = cxr_tensor_get_dim (gray, 0);
+  plane = (gsize) cxr_tensor_get_dim (gray, 2) * cxr_tensor_get_dim (gray, 3);
+  images = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, 3, cxr_tensor_get_dim (gray, 2),
+                                                             cxr_tensor_get_dim (gray, 3) }, 4);
+  g = cxr_tensor_get_data (gray);
   px = cxr_tensor_get_data (images);
-  for (guint i = 0; i < n; i++)
+  for (gint64 i = 0; i < n; i++)
     for (guint c = 0; c < 3; c++)
-      for (gsize k = 0; k < width; k++)
-        px[((gsize) i * 3 + c) * width + k] = gray[(gsize) i * width + k] * 2.0f - 1.0f;
+      for (gsize k = 0; k < plane; k++)
+        px[((gsize) i * 3 + c) * plane + k] = g[(gsize) i * plane + k] * 2.0f - 1.0f;
   return cxr_autoencoder_encode (self, NULL, images, logvar, error);
 }
 

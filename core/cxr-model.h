@@ -143,13 +143,24 @@ G_DECLARE_INTERFACE (CxrImageEncoder, cxr_image_encoder, CXR, IMAGE_ENCODER, Cxr
 /**
  * CxrImageEncoderInterface:
  * @parent_iface: the parent interface
+ * @embed: images F32 [N, 1 or 3, H, W] in [0, 1], of any size, to their
+ *   embeddings [N, D], each model resizing and normalising them as its
+ *   weights were trained (Inception-v3 of FID: bilinear to 299, to
+ *   [-1, 1]); %NULL for encoders that only run on named inputs
+ * @get_embedding_width: the D of the embeddings
  *
- * Role of an image encoder (CLIP vision tower, a classifier's features):
- * images to a pooled embedding.
+ * Role of an image encoder (CLIP vision tower, a classifier's features,
+ * Inception-v3 for FID): images to a pooled embedding.
  */
 struct _CxrImageEncoderInterface {
   GTypeInterface parent_iface;
+
+  CxrTensor *(*embed) (CxrImageEncoder *self, CxrTensor *images, GError **error);
+  guint (*get_embedding_width) (CxrImageEncoder *self);
 };
+
+CxrTensor *cxr_image_encoder_embed (CxrImageEncoder *self, CxrTensor *images, GError **error);
+guint cxr_image_encoder_get_embedding_width (CxrImageEncoder *self);
 
 #define CXR_TYPE_AUTOENCODER (cxr_autoencoder_get_type ())
 G_DECLARE_INTERFACE (CxrAutoencoder, cxr_autoencoder, CXR, AUTOENCODER, CxrModel)

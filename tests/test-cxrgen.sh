@@ -76,8 +76,8 @@ check "weights: says which tensor and what is wrong" grep -qF \
 # label and metrics: usage and bad input.
 check "label without -o: exit 2" test "$(code cxrgen label "$src/pipelines/data/chexpert/sample_reports.csv")" = 2
 check "metrics without a kind: exit 2" test "$(code cxrgen metrics)" = 2
-check "metrics fid of a folder of images: exit 1" test "$(code cxrgen metrics fid --real "$tmp" --fake "$tmp")" = 1
-check "metrics fid of a folder says what is missing" grep -q "needs the Inception-v3 feature extractor" "$tmp/err"
+check "metrics fid of a folder of images without --model: exit 1" test "$(code cxrgen metrics fid --real "$tmp" --fake "$tmp")" = 1
+check "metrics fid of a folder says what is missing" grep -q "needs a feature extractor: --model" "$tmp/err"
 check "metrics f1 of a CSV without the observations: exit 1" \
   test "$(code cxrgen metrics f1 --pred "$src/tests/data/prompts-expected.csv" --ref "$src/tests/data/prompts-expected.csv")" = 1
 check "metrics f1 names the missing column" grep -qF 'prompts-expected.csv: the header has no column "Atelectasis"' "$tmp/err"

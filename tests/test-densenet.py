@@ -144,6 +144,40 @@ with tempfile.TemporaryDirectory() as tmp:
     else:
         check("a torchxrayvision-layout DenseNet", False, p.stderr)
 
+    # as an image encoder: `cxrgen metrics fid --model-type densenet` embeds
+    # folders of images with the pooled features (bilinear to 224, ImageNet)
+    rng = np.random.default_rng(3)
+    feats = {}
+    for side, size in (("real", (70, 90)), ("fake", (50, 50))):
+        os.makedirs(f"{tmp}/{side}")
+        xs = []
+        for i in range(4):
+            a = (rng.random(size) * 255).astype(np.uint8)
+            Image.fromarray(a, mode="L").save(f"{tmp}/{side}/{i}.png")
+            xs.append(torch.from_numpy(a.astype(np.float32) / 255)[None].repeat(3, 1, 1))
+        x = torch.nn.functional.interpolate(torch.stack(xs), size=(224, 224), mode="bilinear", align_corners=False)
+        x = (x - torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1)) / torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
+        with torch.no_grad():
+            f = torch.nn.functional.adaptive_avg_pool2d(torch.relu(net.features(x)), 1).flatten(1)
+        feats[side] = f.double().numpy()
+    p = subprocess.run(["cxrgen", "metrics", "fid", "--real", f"{tmp}/real", "--fake", f"{tmp}/fake", "--model", weights,
+                        "--model-type", "densenet", "--save-stats-real", f"{tmp}/stats.safetensors"],
+                       capture_output=True, text=True)
+    if p.returncode == 0:
+        with open(f"{tmp}/stats.safetensors", "rb") as fp:
+            n = struct.unpack("<Q", fp.read(8))[0]
+            header = json.loads(fp.read(n))
+            data = fp.read()
+        mu_info = header["mu"]
+        mu = np.frombuffer(data[mu_info["data_offsets"][0]:mu_info["data_offsets"][1]],
+                           dtype=np.float64 if mu_info["dtype"] == "F64" else np.float32)
+        ref = feats["real"].mean(0)
+        e = np.linalg.norm(mu - ref) / np.linalg.norm(ref)
+        check(f"metrics fid --model-type densenet: pooled features as torchvision's (mean, relative {e:.1e} <= 1e-5)",
+              mu.shape == ref.shape and e <= 1e-5)
+    else:
+        check("metrics fid --model-type densenet", False, p.stderr)
+
     del state["module.classifier.weight"]
     save_safetensors(f"{tmp}/headless.safetensors", state)
     p = run(tmp, pipeline(root, f"{tmp}/headless.safetensors", f"{tmp}/x.csv"))

@@ -132,8 +132,26 @@ case("conv2d 4x4 stride 2, no bias", lambda t, x, w: Cxr.op_conv2d(t, x, w, None
      lambda x, w: F.conv2d(x, w, None, 2), [f32(1, 2, 10, 10), f32(3, 2, 4, 4)], bound=1e-4)
 case("upsample nearest 2x", lambda t, x: Cxr.op_upsample_nearest2x(t, x),
      lambda x: F.interpolate(x, scale_factor=2.0, mode="nearest"), [f32(2, 3, 4, 5)])
+case("resize_bilinear 7x5 -> 13x11 (up)", lambda t, x: Cxr.op_resize_bilinear(t, x, 13, 11),
+     lambda x: F.interpolate(x, size=(13, 11), mode="bilinear", align_corners=False), [f32(2, 3, 7, 5)])
+case("resize_bilinear 17x12 -> 6x5 (down)", lambda t, x: Cxr.op_resize_bilinear(t, x, 6, 5),
+     lambda x: F.interpolate(x, size=(6, 5), mode="bilinear", align_corners=False), [f32(2, 2, 17, 12)])
 case("avg_pool2d 2/2", lambda t, x: Cxr.op_avg_pool2d(t, x, 2, 2), lambda x: F.avg_pool2d(x, 2, 2), [f32(2, 3, 8, 6)])
 case("max_pool2d 3/2", lambda t, x: Cxr.op_max_pool2d(t, x, 3, 2), lambda x: F.max_pool2d(x, 3, 2), [f32(2, 3, 9, 7)])
+case("conv2d 1x7 padding (0, 3)", lambda t, x, w, b: Cxr.op_conv2d_full(t, x, w, b, 1, 0, 3),
+     lambda x, w, b: F.conv2d(x, w, b, 1, (0, 3)), [f32(2, 4, 9, 8), f32(5, 4, 1, 7), f32(5)], bound=1e-4)
+case("conv2d 3x1 stride 2 padding (1, 0)", lambda t, x, w: Cxr.op_conv2d_full(t, x, w, None, 2, 1, 0),
+     lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), [f32(2, 3, 11, 6), f32(4, 3, 3, 1)], bound=1e-4)
+case("avg_pool2d 3/1 pad 1, count_include_pad=False",
+     lambda t, x: Cxr.op_avg_pool2d_full(t, x, 3, 1, 1, False),
+     lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), [f32(2, 3, 8, 7)])
+case("avg_pool2d 3/2 pad 1, count_include_pad=True",
+     lambda t, x: Cxr.op_avg_pool2d_full(t, x, 3, 2, 1, True),
+     lambda x: F.avg_pool2d(x, 3, 2, 1), [f32(2, 3, 8, 7)])
+case("max_pool2d 3/1 pad 1", lambda t, x: Cxr.op_max_pool2d_full(t, x, 3, 1, 1),
+     lambda x: F.max_pool2d(x, 3, 1, 1), [f32(2, 3, 7, 6)])
+case("max_pool2d 3/2 pad 1", lambda t, x: Cxr.op_max_pool2d_full(t, x, 3, 2, 1),
+     lambda x: F.max_pool2d(x, 3, 2, 1), [f32(2, 3, 9, 8)])
 case("adaptive_avg_pool2d 7x5 -> 3x2", lambda t, x: Cxr.op_adaptive_avg_pool2d(t, x, 3, 2),
      lambda x: F.adaptive_avg_pool2d(x, (3, 2)), [f32(2, 4, 7, 5)])
 

@@ -132,6 +132,11 @@ static CxrTensor *f_group_norm (CxrTape *t, CxrTensor **in, GError **e) { return
 static CxrTensor *f_conv3 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), IN (2), 1, 1, e); }
 static CxrTensor *f_conv_s2 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), IN (2), 2, 1, e); }
 static CxrTensor *f_conv1 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), NULL, 1, 0, e); }
+static CxrTensor *f_conv_1x5 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d_full (t, IN (0), IN (1), IN (2), 1, 0, 2, e); }
+static CxrTensor *f_conv_3x1_s2 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d_full (t, IN (0), IN (1), NULL, 2, 1, 0, e); }
+static CxrTensor *f_avg_pool_pad (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_avg_pool2d_full (t, IN (0), 3, 1, 1, FALSE, e); }
+static CxrTensor *f_avg_pool_pad_all (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_avg_pool2d_full (t, IN (0), 3, 2, 1, TRUE, e); }
+static CxrTensor *f_resize (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_resize_bilinear (t, IN (0), 5, 7, e); }
 static CxrTensor *f_upsample (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_upsample_nearest2x (t, IN (0), e); }
 static CxrTensor *f_avg_pool (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_avg_pool2d (t, IN (0), 2, 2, e); }
 static CxrTensor *f_adaptive (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_adaptive_avg_pool2d (t, IN (0), 2, 3, e); }
@@ -167,6 +172,11 @@ static const FdCase fd_cases[] = {
   { "conv2d-3x3", f_conv3, 3, { { 1, 2, 5, 5 }, { 3, 2, 3, 3 }, { 3 } }, { 4, 4, 1 }, { 0 }, 1e-2 },
   { "conv2d-stride2", f_conv_s2, 3, { { 2, 2, 7, 6 }, { 3, 2, 3, 3 }, { 3 } }, { 4, 4, 1 }, { 0 }, 1e-2 },
   { "conv2d-1x1", f_conv1, 2, { { 2, 4, 3, 3 }, { 2, 4, 1, 1 } }, { 4, 4 }, { 0 }, 1e-2 },
+  { "conv2d-1x5-pad-0x2", f_conv_1x5, 3, { { 1, 2, 4, 6 }, { 3, 2, 1, 5 }, { 3 } }, { 4, 4, 1 }, { 0 }, 1e-2 },
+  { "conv2d-3x1-stride2-pad-1x0", f_conv_3x1_s2, 2, { { 2, 2, 7, 5 }, { 3, 2, 3, 1 } }, { 4, 4 }, { 0 }, 1e-2 },
+  { "avg-pool-padded", f_avg_pool_pad, 1, { { 1, 2, 5, 4 } }, { 4 }, { 0 }, 1e-2 },
+  { "avg-pool-padded-count-pad", f_avg_pool_pad_all, 1, { { 1, 2, 5, 6 } }, { 4 }, { 0 }, 1e-2 },
+  { "resize-bilinear", f_resize, 1, { { 1, 2, 4, 3 } }, { 4 }, { 0 }, 1e-2 },
   { "upsample", f_upsample, 1, { { 1, 2, 3, 3 } }, { 4 }, { 0 }, 1e-2 },
   { "avg-pool", f_avg_pool, 1, { { 1, 2, 4, 6 } }, { 4 }, { 0 }, 1e-2 },
   { "adaptive-avg-pool", f_adaptive, 1, { { 1, 2, 5, 7 } }, { 4 }, { 0 }, 1e-2 },

@@ -60,7 +60,7 @@ model_list (gint argc, gchar **argv)
 
 /* The model of TYPE with the weights and configuration of the command
  * line, prepared; its warnings are printed. */
-static CxrModel *
+CxrModel *
 open_model (const gchar *type, const gchar *model_dir, const gchar *config, const gchar *weights,
             gchar **sets, gboolean random_ok, int *status)
 {

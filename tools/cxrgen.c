@@ -1212,20 +1212,118 @@ metrics_auroc (gint argc, gchar **argv)
   return EXIT_OK;
 }
 
-/* Features (.npy [N, D]) or saved statistics (.safetensors mu/sigma). */
 static gboolean
-load_side (const gchar *path, CxrTensor **features, CxrTensor **mean, CxrTensor **cov, guint64 *count, GError **error)
+is_image_name (const gchar *name)
+{
+  static const gchar *const suffixes[] = { ".png", ".jpg", ".jpeg", ".tif", ".tiff", ".dcm", NULL };
+  g_autofree gchar *lower = g_ascii_strdown (name, -1);
+  for (guint i = 0; suffixes[i]; i++)
+    if (g_str_has_suffix (lower, suffixes[i]))
+      return TRUE;
+  return FALSE;
+}
+
+static gint
+compare_names (gconstpointer a, gconstpointer b)
+{
+  return strcmp (*(const gchar *const *) a, *(const gchar *const *) b);
+}
+
+/* embeds the pending images (all of one size) and empties the list */
+static gboolean
+embed_run (CxrImageEncoder *encoder, GPtrArray *images, GArray *rows, GError **error)
+{
+  CxrImage *first = g_ptr_array_index (images, 0);
+  guint w = cxr_image_get_width (first), h = cxr_image_get_height (first);
+  g_autoptr (CxrTensor) batch = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { images->len, 1, h, w }, 4);
+  g_autoptr (CxrTensor) features = NULL;
+  gfloat *px = cxr_tensor_get_data (batch);
+
+  for (guint i = 0; i < images->len; i++)
+    memcpy (px + (gsize) i * w * h, cxr_image_get_pixels (g_ptr_array_index (images, i)), (gsize) w * h * sizeof (gfloat));
+  if ((features = cxr_image_encoder_embed (encoder, batch, error)) == NULL)
+    return FALSE;
+  g_array_append_vals (rows, cxr_tensor_get_data (features), (guint) cxr_tensor_get_numel (features));
+  g_ptr_array_set_size (images, 0);
+  return TRUE;
+}
+
+/* The features [N, D] of every image in DIR (sorted by name), embedded in
+ * batches of up to BATCH images of one size. */
+static CxrTensor *
+features_of_folder (const gchar *dir, CxrImageEncoder *encoder, guint batch, GError **error)
+{
+  g_autoptr (GDir) folder = g_dir_open (dir, 0, error);
+  g_autoptr (GPtrArray) names = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GPtrArray) pending = g_ptr_array_new_with_free_func (g_object_unref);
+  g_autoptr (GArray) rows = g_array_new (FALSE, FALSE, sizeof (gfloat));
+  guint width = cxr_image_encoder_get_embedding_width (encoder);
+  const gchar *name;
+
+  if (folder == NULL)
+    return NULL;
+  while ((name = g_dir_read_name (folder)) != NULL)
+    if (is_image_name (name))
+      g_ptr_array_add (names, g_strdup (name));
+  g_ptr_array_sort (names, compare_names);
+  for (guint i = 0; i < names->len; i++)
+    {
+      g_autofree gchar *path = g_build_filename (dir, g_ptr_array_index (names, i), NULL);
+      CxrImage *image = cxr_image_load (path, 0, error), *last;
+      if (image == NULL)
+        return NULL;
+      last = pending->len ? g_ptr_array_index (pending, pending->len - 1) : NULL;
+      if (last && (cxr_image_get_width (last) != cxr_image_get_width (image) ||
+                   cxr_image_get_height (last) != cxr_image_get_height (image)) &&
+          !embed_run (encoder, pending, rows, error))
+        {
+          g_object_unref (image);
+          g_prefix_error (error, "%s: ", dir);
+          return NULL;
+        }
+      g_ptr_array_add (pending, image);
+      if (pending->len >= batch && !embed_run (encoder, pending, rows, error))
+        {
+          g_prefix_error (error, "%s: ", path);
+          return NULL;
+        }
+    }
+  if (pending->len > 0 && !embed_run (encoder, pending, rows, error))
+    {
+      g_prefix_error (error, "%s: ", dir);
+      return NULL;
+    }
+  if (rows->len == 0)
+    {
+      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: no images (.png, .jpg, .tif, .dcm) in this folder",
+                   dir);
+      return NULL;
+    }
+  return cxr_tensor_new_from_data (CXR_DTYPE_F32, (const gint64[]) { rows->len / width, width }, 2,
+                                   (const guint8 *) rows->data, rows->len * sizeof (gfloat), error);
+}
+
+/* Features (.npy [N, D], or a folder of images through the encoder) or
+ * saved statistics (.safetensors mu/sigma). */
+static gboolean
+load_side (const gchar *path, CxrImageEncoder *encoder, guint batch, CxrTensor **features, CxrTensor **mean,
+           CxrTensor **cov, guint64 *count, GError **error)
 {
   if (g_file_test (path, G_FILE_TEST_IS_DIR))
     {
-      g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED,
-                   "%s: a folder of images needs the Inception-v3 feature extractor, which cxrgen does not "
-                   "have yet; give a .npy matrix of features or saved statistics", path);
-      return FALSE;
+      if (encoder == NULL)
+        {
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_UNSUPPORTED,
+                       "%s: a folder of images needs a feature extractor: --model pt_inception.safetensors "
+                       "(pytorch-fid's Inception-v3, converted with pth-to-safetensors.py)", path);
+          return FALSE;
+        }
+      *features = features_of_folder (path, encoder, batch, error);
     }
-  if (g_str_has_suffix (path, ".safetensors"))
+  else if (g_str_has_suffix (path, ".safetensors"))
     return cxr_feature_stats_load_file (path, mean, cov, count, error);
-  *features = cxr_tensor_load_npy (path, error);
+  else
+    *features = cxr_tensor_load_npy (path, error);
   if (*features == NULL)
     return FALSE;
   if (cxr_tensor_get_ndim (*features) != 2)
@@ -1267,16 +1365,21 @@ static int
 metrics_fid (gint argc, gchar **argv)
 {
   g_autofree gchar *real = NULL, *fake = NULL, *save_real = NULL, *save_fake = NULL;
+  g_autofree gchar *model_weights = NULL, *model_type = NULL;
+  g_autoptr (CxrModel) model = NULL;
   gboolean json = FALSE, kid = FALSE;
-  gint subsets = 100, subset_size = 1000;
+  gint subsets = 100, subset_size = 1000, batch = 16;
   g_autoptr (GOptionContext) context = NULL;
   g_autoptr (GError) error = NULL;
   g_autoptr (CxrTensor) f1 = NULL, f2 = NULL, m1 = NULL, m2 = NULL, c1 = NULL, c2 = NULL;
   guint64 n1 = 0, n2 = 0;
   gdouble fid, kid_mean = NAN, kid_std = NAN;
   GOptionEntry entries[] = {
-    { "real", 'r', 0, G_OPTION_ARG_FILENAME, &real, "Real features (.npy) or statistics (.safetensors)", "X" },
-    { "fake", 'f', 0, G_OPTION_ARG_FILENAME, &fake, "Generated features or statistics", "Y" },
+    { "real", 'r', 0, G_OPTION_ARG_FILENAME, &real, "Real images (a folder), features (.npy) or statistics (.safetensors)", "X" },
+    { "fake", 'f', 0, G_OPTION_ARG_FILENAME, &fake, "Generated images, features or statistics", "Y" },
+    { "model", 'm', 0, G_OPTION_ARG_FILENAME, &model_weights, "The feature extractor's weights, for folders of images", "W" },
+    { "model-type", 0, 0, G_OPTION_ARG_STRING, &model_type, "Its type (default inception-v3; any image encoder)", "TYPE" },
+    { "batch", 'b', 0, G_OPTION_ARG_INT, &batch, "Images embedded at once (default 16)", "N" },
     { "save-stats-real", 0, 0, G_OPTION_ARG_FILENAME, &save_real, "Save the real side's statistics", "FILE" },
     { "save-stats-fake", 0, 0, G_OPTION_ARG_FILENAME, &save_fake, "Save the generated side's statistics", "FILE" },
     { "kid", 0, 0, G_OPTION_ARG_NONE, &kid, "Also the kernel inception distance (needs features)", NULL },
@@ -1289,8 +1392,9 @@ metrics_fid (gint argc, gchar **argv)
   context = g_option_context_new ("metrics fid --real X --fake Y - FID (and KID) of two sets");
   g_option_context_add_main_entries (context, entries, NULL);
   g_option_context_set_description (
-    context, "Each side is a .npy feature matrix [N, D] (float32 or float64) or statistics saved\n"
-             "with --save-stats-*; at least 2 rows a side.");
+    context, "Each side is a folder of images (with --model: pytorch-fid's Inception-v3 by default, each\n"
+             "image resized bilinearly to 299x299), a .npy feature matrix [N, D] (float32 or float64), or\n"
+             "statistics saved with --save-stats-*; at least 2 rows a side.");
   if (!parse_options (context, &argc, &argv))
     return EXIT_USAGE;
   if (real == NULL || fake == NULL)
@@ -1298,7 +1402,20 @@ metrics_fid (gint argc, gchar **argv)
       g_printerr ("cxrgen: metrics fid needs --real and --fake\n");
       return EXIT_USAGE;
     }
-  if (!load_side (real, &f1, &m1, &c1, &n1, &error) || !load_side (fake, &f2, &m2, &c2, &n2, &error))
+  if (model_weights != NULL)
+    {
+      int status = EXIT_OK;
+      if ((model = open_model (model_type ? model_type : "inception-v3", NULL, NULL, model_weights, NULL, FALSE,
+                               &status)) == NULL)
+        return status;
+      if (!CXR_IS_IMAGE_ENCODER (model) || cxr_image_encoder_get_embedding_width (CXR_IMAGE_ENCODER (model)) == 0)
+        {
+          g_printerr ("cxrgen: --model-type %s: not an image encoder that embeds images\n", model_type);
+          return EXIT_USAGE;
+        }
+    }
+  if (!load_side (real, model ? CXR_IMAGE_ENCODER (model) : NULL, (guint) MAX (batch, 1), &f1, &m1, &c1, &n1, &error) ||
+      !load_side (fake, model ? CXR_IMAGE_ENCODER (model) : NULL, (guint) MAX (batch, 1), &f2, &m2, &c2, &n2, &error))
     {
       print_error (error);
       return EXIT_RUN_FAILED;

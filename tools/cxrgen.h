@@ -17,3 +17,5 @@ gboolean parse_options (GOptionContext *context, gint *argc, gchar ***argv);
 
 /* tools/cxrgen-model.c */
 int command_model (gint argc, gchar **argv);
+CxrModel *open_model (const gchar *type, const gchar *model_dir, const gchar *config, const gchar *weights,
+                      gchar **sets, gboolean random_ok, int *status);

@@ -65,11 +65,18 @@ CxrTensor *cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrT
 /* Images. */
 CxrTensor *cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias,
                           guint stride, guint padding, GError **error);
+CxrTensor *cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias,
+                               guint stride, guint pad_h, guint pad_w, GError **error);
 CxrTensor *cxr_op_upsample_nearest2x (CxrTape *tape, CxrTensor *x, GError **error);
+CxrTensor *cxr_op_resize_bilinear (CxrTape *tape, CxrTensor *x, guint out_h, guint out_w, GError **error);
 CxrTensor *cxr_op_avg_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride,
                               GError **error);
 CxrTensor *cxr_op_max_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride,
                               GError **error);
+CxrTensor *cxr_op_avg_pool2d_full (CxrTape *tape, CxrTensor *x, guint kernel, guint stride,
+                                   guint padding, gboolean count_include_pad, GError **error);
+CxrTensor *cxr_op_max_pool2d_full (CxrTape *tape, CxrTensor *x, guint kernel, guint stride,
+                                   guint padding, GError **error);
 CxrTensor *cxr_op_adaptive_avg_pool2d (CxrTape *tape, CxrTensor *x, guint out_h, guint out_w,
                                        GError **error);
 

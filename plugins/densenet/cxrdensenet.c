@@ -30,6 +30,12 @@
  * [-1024, 1024]) and adds the scores: sigmoid probabilities by default, the
  * input eval-auroc takes.
  *
+ * As an image encoder (the `image-features` stage, `cxrgen metrics fid
+ * --model-type densenet`) it resizes images bilinearly to 224x224,
+ * normalises them as above (ImageNet for 3 channels, torchxrayvision's
+ * scale for one) and returns the pooled features, for a distance in a
+ * chest X-ray network's feature space.
+ *
  * |[
  * [model chexnet]
  * type=densenet
@@ -46,6 +52,8 @@ typedef struct {
   CxrTensor *weight, *bias, *mean, *var;
 } Norm;
 
+typedef enum { NORMALIZE_IMAGENET, NORMALIZE_HALF, NORMALIZE_XRV } Normalize;
+
 struct _CxrDensenet {
   CxrModel parent_instance;
   GHashTable *tensors; /* name without the prefix -> F32 tensor */
@@ -55,7 +63,7 @@ struct _CxrDensenet {
   guint in_channels; /* 3 (torchvision, CheXNet) or 1 (torchxrayvision) */
 };
 
-static void cxr_densenet_encoder_init (CxrImageEncoderInterface *iface) {}
+static void cxr_densenet_encoder_init (CxrImageEncoderInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrDensenet, cxr_densenet, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_IMAGE_ENCODER, cxr_densenet_encoder_init))
 
@@ -176,25 +184,6 @@ cxr_densenet_load (CxrModel *model, GError **error)
   return TRUE;
 }
 
-/* Max pooling 3x3, stride 2, padding 1, as torchvision's stem: the input
- * padded with -inf, which no window's maximum ever takes. */
-static CxrTensor *
-max_pool_padded (CxrTensor *x, GError **error)
-{
-  gint64 n = cxr_tensor_get_dim (x, 0), c = cxr_tensor_get_dim (x, 1);
-  gint64 h = cxr_tensor_get_dim (x, 2), w = cxr_tensor_get_dim (x, 3);
-  g_autoptr (CxrTensor) padded = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, c, h + 2, w + 2 }, 4);
-  g_autoptr (CxrTensor) src = cxr_tensor_contiguous (x);
-  const gfloat *s = cxr_tensor_get_data (src);
-  gfloat *d = cxr_tensor_get_data (padded);
-
-  cxr_tensor_fill (padded, -INFINITY);
-  for (gint64 p = 0; p < n * c; p++)
-    for (gint64 y = 0; y < h; y++)
-      memcpy (d + (p * (h + 2) + y + 1) * (w + 2) + 1, s + (p * h + y) * w, (gsize) w * sizeof (gfloat));
-  return cxr_op_max_pool2d (NULL, padded, 3, 2, error);
-}
-
 /* relu (batch_norm (x)) */
 static CxrTensor *
 norm_relu (CxrDensenet *self, CxrTensor *x, const gchar *base, GError **error)
@@ -236,7 +225,7 @@ cxr_densenet_forward (CxrDensenet *self, CxrTensor *images, CxrTensor **features
       (x = norm_relu (self, y, "features.norm0", error)) == NULL)
     return NULL;
   g_clear_pointer (&y, cxr_tensor_unref);
-  if ((y = max_pool_padded (x, error)) == NULL)
+  if ((y = cxr_op_max_pool2d_full (NULL, x, 3, 2, 1, error)) == NULL) /* torchvision's stem */
     return NULL;
   g_clear_pointer (&x, cxr_tensor_unref);
   x = g_steal_pointer (&y);
@@ -309,6 +298,63 @@ cxr_densenet_get_n_classes (CxrDensenet *self)
   return self->n_classes;
 }
 
+/* Images [N, 1 or 3, H, W] in [0, 1] as the network takes them: its
+ * channels (gray replicated), normalised with ImageNet's mean and
+ * deviation, to [-1, 1], or to torchxrayvision's [-1024, 1024]. */
+static CxrTensor *
+network_input (CxrDensenet *self, CxrTensor *images, Normalize kind)
+{
+  const gfloat mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
+  gint64 n = cxr_tensor_get_dim (images, 0), h = cxr_tensor_get_dim (images, 2), w = cxr_tensor_get_dim (images, 3);
+  guint from = (guint) cxr_tensor_get_dim (images, 1), channels = self->in_channels;
+  gsize plane = (gsize) h * w;
+  g_autoptr (CxrTensor) src = cxr_tensor_contiguous (images);
+  CxrTensor *input = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, channels, h, w }, 4);
+  const gfloat *s = cxr_tensor_get_data (src);
+  gfloat *d = cxr_tensor_get_data (input);
+
+  for (gint64 i = 0; i < n; i++)
+    for (guint c = 0; c < channels; c++)
+      for (gsize k = 0; k < plane; k++)
+        {
+          gfloat g = s[((gsize) i * from + (from == 3 ? c : 0)) * plane + k];
+          d[((gsize) i * channels + c) * plane + k] = kind == NORMALIZE_IMAGENET ? (g - mean[c % 3]) / std[c % 3]
+                                                      : kind == NORMALIZE_HALF ? (g - 0.5f) / 0.5f
+                                                      : (2.0f * g - 1.0f) * 1024.0f;
+        }
+  return input;
+}
+
+/* As an image encoder: bilinear to 224x224, ImageNet's normalisation for
+ * 3 channels, torchxrayvision's for one, the pooled features. */
+static CxrTensor *
+cxr_densenet_embed (CxrImageEncoder *encoder, CxrTensor *images, GError **error)
+{
+  CxrDensenet *self = CXR_DENSENET (encoder);
+  g_autoptr (CxrTensor) sized = NULL, input = NULL, logits = NULL, features = NULL;
+
+  if ((sized = cxr_op_resize_bilinear (NULL, images, 224, 224, error)) == NULL)
+    return NULL;
+  input = network_input (self, sized, self->in_channels == 3 ? NORMALIZE_IMAGENET : NORMALIZE_XRV);
+  if ((logits = cxr_densenet_forward (self, input, &features, error)) == NULL)
+    return NULL;
+  return g_steal_pointer (&features);
+}
+
+static guint
+cxr_densenet_get_embedding_width (CxrImageEncoder *encoder)
+{
+  CxrTensor *norm = param (CXR_DENSENET (encoder), "features.norm5.weight");
+  return norm ? (guint) cxr_tensor_get_dim (norm, 0) : 0;
+}
+
+static void
+cxr_densenet_encoder_init (CxrImageEncoderInterface *iface)
+{
+  iface->embed = cxr_densenet_embed;
+  iface->get_embedding_width = cxr_densenet_get_embedding_width;
+}
+
 static void
 cxr_densenet_finalize (GObject *object)
 {
@@ -376,8 +422,6 @@ cxr_densenet_init (CxrDensenet *self)
 
 /* ------------------------------------------------------------- classify */
 
-typedef enum { NORMALIZE_IMAGENET, NORMALIZE_HALF, NORMALIZE_XRV } Normalize;
-
 struct _CxrClassify {
   CxrStage parent_instance;
   CxrModel *model;
@@ -418,39 +462,14 @@ cxr_classify_transform (CxrStage *stage, CxrBatch *batch, GError **error)
 {
   CxrClassify *self = CXR_CLASSIFY (stage);
   CxrDensenet *model = CXR_DENSENET (self->model);
-  const gfloat mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
-  guint n = cxr_batch_get_size (batch), width = 0;
-  const gfloat *images = cxr_batch_get_floats (batch, self->image_field, &width, NULL);
-  GVariant *ew = cxr_batch_get_extra (batch, "image-width"), *eh = cxr_batch_get_extra (batch, "image-height");
-  guint w = ew ? g_variant_get_uint32 (ew) : 0, h = eh ? g_variant_get_uint32 (eh) : 0;
-  g_autoptr (CxrTensor) input = NULL, logits = NULL, scores = NULL;
-  gfloat *in;
-  guint channels = model->in_channels;
+  guint n = cxr_batch_get_size (batch);
+  g_autoptr (CxrTensor) images = NULL, input = NULL, logits = NULL, scores = NULL;
 
-  if (images == NULL || w == 0 || (gsize) w * h != width)
-    {
-      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_BAD_FIELD,
-                   "batch %" G_GUINT64_FORMAT ": needs the float field \"%s\" with the image-width and "
-                   "image-height extras", cxr_batch_get_sequence (batch), self->image_field);
-      return FALSE;
-    }
+  if ((images = cxr_batch_get_images (batch, self->image_field, error)) == NULL)
+    return FALSE;
   if (n == 0)
     return TRUE;
-  input = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, channels, h, w }, 4);
-  in = cxr_tensor_get_data (input);
-  for (guint i = 0; i < n; i++)
-    for (guint c = 0; c < channels; c++)
-      for (gsize k = 0; k < width; k++)
-        {
-          gfloat g = images[(gsize) i * width + k], v;
-          if (self->normalize_kind == NORMALIZE_IMAGENET)
-            v = (g - mean[c]) / std[c];
-          else if (self->normalize_kind == NORMALIZE_HALF)
-            v = (g - 0.5f) / 0.5f;
-          else /* torchxrayvision's [-1024, 1024] */
-            v = (2.0f * g - 1.0f) * 1024.0f;
-          in[((gsize) i * channels + c) * width + k] = v;
-        }
+  input = network_input (model, images, self->normalize_kind);
   if ((logits = cxr_densenet_forward (model, input, NULL, error)) == NULL)
     return FALSE;
   if (g_str_equal (self->activation, "sigmoid"))

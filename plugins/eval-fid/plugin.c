@@ -7,7 +7,8 @@
 static gboolean
 plugin_init (CxrPlugin *plugin, GError **error)
 {
-  return cxr_plugin_register_stage (plugin, "eval-fid", CXR_TYPE_EVAL_FID);
+  return cxr_plugin_register_stage (plugin, "eval-fid", CXR_TYPE_EVAL_FID) &&
+         cxr_plugin_register_stage (plugin, "image-features", CXR_TYPE_IMAGE_FEATURES);
 }
 
-CXR_PLUGIN_DEFINE (eval_fid, "FID and KID of two streams of features", plugin_init)
+CXR_PLUGIN_DEFINE (eval_fid, "FID and KID of two streams of features, and the image features they take", plugin_init)

@@ -1,4 +1,4 @@
-/* core/tensor/cpu/conv.c: conv2d (im2col + sgemm), nearest upsampling,
+/* core/tensor/cpu/conv.c: conv2d (im2col + sgemm), nearest upsampling, bilinear resizing,
  * average, max and adaptive average pooling, forward and backward.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
@@ -8,11 +8,11 @@
 typedef struct {
   gint64 n, c, h, w;       /* input */
   gint64 co, kh, kw;       /* weight [co, c, kh, kw] */
-  gint64 stride, pad;
+  gint64 stride, pad_h, pad_w;
   gint64 ho, wo;           /* output */
 } ConvDims;
 
-/* col[(c * kh + i) * kw + j][y * wo + x] = input[c][y*s - p + i][x*s - p + j] */
+/* col[(c * kh + i) * kw + j][y * wo + x] = input[c][y*s - ph + i][x*s - pw + j] */
 static void
 im2col (const ConvDims *d, const gfloat *img, gfloat *col)
 {
@@ -25,10 +25,10 @@ im2col (const ConvDims *d, const gfloat *img, gfloat *col)
       gfloat *out = col + r * hw;
       for (gint64 y = 0; y < d->ho; y++)
         {
-          gint64 iy = y * d->stride - d->pad + i;
+          gint64 iy = y * d->stride - d->pad_h + i;
           for (gint64 x = 0; x < d->wo; x++)
             {
-              gint64 ix = x * d->stride - d->pad + j;
+              gint64 ix = x * d->stride - d->pad_w + j;
               out[y * d->wo + x] = (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
                                      ? img[(ch * d->h + iy) * d->w + ix] : 0.0f;
             }
@@ -51,12 +51,12 @@ col2im (const ConvDims *d, const gfloat *col, gfloat *img)
           const gfloat *in = col + ((ch * d->kh + i) * d->kw + j) * hw;
           for (gint64 y = 0; y < d->ho; y++)
             {
-              gint64 iy = y * d->stride - d->pad + i;
+              gint64 iy = y * d->stride - d->pad_h + i;
               if (iy < 0 || iy >= d->h)
                 continue;
               for (gint64 x = 0; x < d->wo; x++)
                 {
-                  gint64 ix = x * d->stride - d->pad + j;
+                  gint64 ix = x * d->stride - d->pad_w + j;
                   if (ix >= 0 && ix < d->w)
                     img[(ch * d->h + iy) * d->w + ix] += in[y * d->wo + x];
                 }
@@ -67,11 +67,11 @@ col2im (const ConvDims *d, const gfloat *col, gfloat *img)
 static gboolean
 is_pointwise (const ConvDims *d)
 {
-  return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad == 0;
+  return d->kh == 1 && d->kw == 1 && d->stride == 1 && d->pad_h == 0 && d->pad_w == 0;
 }
 
 static void
-conv_dims_init (ConvDims *d, CxrTensor *x, CxrTensor *w, gint64 stride, gint64 pad)
+conv_dims_init (ConvDims *d, CxrTensor *x, CxrTensor *w, gint64 stride, gint64 pad_h, gint64 pad_w)
 {
   d->n = cxr_tensor_get_dim (x, 0);
   d->c = cxr_tensor_get_dim (x, 1);
@@ -81,16 +81,17 @@ conv_dims_init (ConvDims *d, CxrTensor *x, CxrTensor *w, gint64 stride, gint64 p
   d->kh = cxr_tensor_get_dim (w, 2);
   d->kw = cxr_tensor_get_dim (w, 3);
   d->stride = stride;
-  d->pad = pad;
-  d->ho = (d->h + 2 * d->pad - d->kh) / d->stride + 1;
-  d->wo = (d->w + 2 * d->pad - d->kw) / d->stride + 1;
+  d->pad_h = pad_h;
+  d->pad_w = pad_w;
+  d->ho = (d->h + 2 * d->pad_h - d->kh) / d->stride + 1;
+  d->wo = (d->w + 2 * d->pad_w - d->kw) / d->stride + 1;
 }
 
 static void
 conv_dims_from_node (CxrNode *node, ConvDims *d)
 {
   conv_dims_init (d, g_ptr_array_index (node->in, 0), g_ptr_array_index (node->in, 1), node->i[0],
-                  node->i[1]);
+                  node->i[1], node->i[2]);
 }
 
 static void
@@ -169,6 +170,29 @@ CxrTensor *
 cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, guint stride,
                guint padding, GError **error)
 {
+  return cxr_op_conv2d_full (tape, x, weight, bias, stride, padding, padding, error);
+}
+
+/**
+ * cxr_op_conv2d_full:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, H, W]
+ * @weight: F32 [Co, C, kh, kw]
+ * @bias: (nullable): F32 [Co]
+ * @stride: the stride, at least 1
+ * @pad_h: zero padding above and below
+ * @pad_w: zero padding left and right
+ * @error: return location for a #GError
+ *
+ * cxr_op_conv2d() with its own padding for each axis, as the 1x7 and 7x1
+ * convolutions of Inception-v3 take (torch.nn.Conv2d with padding=(ph, pw)).
+ *
+ * Returns: (transfer full): [N, Co, Ho, Wo], or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, guint stride,
+                    guint pad_h, guint pad_w, GError **error)
+{
   ConvDims d;
   CxrTensor *out;
   gint64 k, hw;
@@ -180,16 +204,16 @@ cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, 
   if (cxr_tensor_get_ndim (x) != 4 || cxr_tensor_get_ndim (weight) != 4 || stride == 0 ||
       cxr_tensor_get_dim (weight, 1) != cxr_tensor_get_dim (x, 1) ||
       (bias && (cxr_tensor_get_ndim (bias) != 1 || cxr_tensor_get_dim (bias, 0) != cxr_tensor_get_dim (weight, 0))) ||
-      cxr_tensor_get_dim (x, 2) + 2 * (gint64) padding < cxr_tensor_get_dim (weight, 2) ||
-      cxr_tensor_get_dim (x, 3) + 2 * (gint64) padding < cxr_tensor_get_dim (weight, 3))
+      cxr_tensor_get_dim (x, 2) + 2 * (gint64) pad_h < cxr_tensor_get_dim (weight, 2) ||
+      cxr_tensor_get_dim (x, 3) + 2 * (gint64) pad_w < cxr_tensor_get_dim (weight, 3))
     {
       g_autofree gchar *tx = cxr_tensor_describe (x), *tw = cxr_tensor_describe (weight);
       g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
-                   "conv2d: x %s and weight %s (stride %u, padding %u) do not fit "
-                   "([N, C, H, W], [Co, C, kh, kw], bias [Co])", tx, tw, stride, padding);
+                   "conv2d: x %s and weight %s (stride %u, padding %u x %u) do not fit "
+                   "([N, C, H, W], [Co, C, kh, kw], bias [Co])", tx, tw, stride, pad_h, pad_w);
       return NULL;
     }
-  conv_dims_init (&d, x, weight, stride, padding);
+  conv_dims_init (&d, x, weight, stride, pad_h, pad_w);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
   out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { d.n, d.co, d.ho, d.wo }, 4);
@@ -220,7 +244,8 @@ cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, 
     if (node)
       {
         node->i[0] = stride;
-        node->i[1] = padding;
+        node->i[1] = pad_h;
+        node->i[2] = pad_w;
       }
   }
   return out;
@@ -291,18 +316,132 @@ cxr_op_upsample_nearest2x (CxrTape *tape, CxrTensor *x, GError **error)
   return out;
 }
 
+/* ------------------------------------------------------------ bilinear */
+
+/* PyTorch's source coordinate of output index i (align_corners=False):
+ * (i + 0.5) * in / out - 0.5, clamped at 0; the two taps and the weight
+ * of the second. */
+static inline void
+bilinear_taps (gint64 i, gint64 in, gint64 out, gint64 *i0, gint64 *i1, gfloat *frac)
+{
+  gfloat src = ((gfloat) i + 0.5f) * ((gfloat) in / (gfloat) out) - 0.5f;
+  if (src < 0)
+    src = 0;
+  *i0 = MIN ((gint64) src, in - 1);
+  *i1 = MIN (*i0 + 1, in - 1);
+  *frac = src - (gfloat) *i0;
+}
+
+static void
+resize_bilinear_backward (CxrNode *node)
+{
+  CxrTensor *x = g_ptr_array_index (node->in, 0);
+  gfloat *dx = _cxr_grad (x);
+  const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out));
+  gint64 planes = cxr_tensor_get_dim (x, 0) * cxr_tensor_get_dim (x, 1);
+  gint64 h = cxr_tensor_get_dim (x, 2), w = cxr_tensor_get_dim (x, 3);
+  gint64 oh = cxr_tensor_get_dim (node->out, 2), ow = cxr_tensor_get_dim (node->out, 3);
+
+  if (dx == NULL)
+    return;
+#pragma omp parallel for schedule(static)
+  for (gint64 p = 0; p < planes; p++)
+    for (gint64 y = 0; y < oh; y++)
+      {
+        gint64 y0, y1, x0, x1;
+        gfloat fy, fx;
+        bilinear_taps (y, h, oh, &y0, &y1, &fy);
+        for (gint64 xx = 0; xx < ow; xx++)
+          {
+            gfloat g = dy[(p * oh + y) * ow + xx];
+            gfloat *plane = dx + p * h * w;
+            bilinear_taps (xx, w, ow, &x0, &x1, &fx);
+            plane[y0 * w + x0] += g * (1 - fy) * (1 - fx);
+            plane[y0 * w + x1] += g * (1 - fy) * fx;
+            plane[y1 * w + x0] += g * fy * (1 - fx);
+            plane[y1 * w + x1] += g * fy * fx;
+          }
+      }
+}
+
+/**
+ * cxr_op_resize_bilinear:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, H, W]
+ * @out_h: the output height
+ * @out_w: the output width
+ * @error: return location for a #GError
+ *
+ * Bilinear interpolation as torch.nn.functional.interpolate computes it
+ * with mode="bilinear", align_corners=False and no antialiasing (what
+ * pytorch-fid resizes its inputs to 299x299 with).
+ *
+ * Returns: (transfer full): [N, C, out_h, out_w], or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_resize_bilinear (CxrTape *tape, CxrTensor *x, guint out_h, guint out_w, GError **error)
+{
+  gint64 planes, h, w;
+  CxrTensor *out;
+  const gfloat *vx;
+  gfloat *o;
+
+  if (!_cxr_check_input (x, "resize_bilinear", "x", error))
+    return NULL;
+  if (cxr_tensor_get_ndim (x) != 4 || out_h == 0 || out_w == 0 || cxr_tensor_get_dim (x, 2) == 0 ||
+      cxr_tensor_get_dim (x, 3) == 0)
+    {
+      g_autofree gchar *d = cxr_tensor_describe (x);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "resize_bilinear: x %s to %ux%u: needs a non-empty [N, C, H, W] and a non-empty size", d, out_h,
+                   out_w);
+      return NULL;
+    }
+  planes = cxr_tensor_get_dim (x, 0) * cxr_tensor_get_dim (x, 1);
+  h = cxr_tensor_get_dim (x, 2);
+  w = cxr_tensor_get_dim (x, 3);
+  out = cxr_tensor_new (CXR_DTYPE_F32,
+                        (const gint64[]) { cxr_tensor_get_dim (x, 0), cxr_tensor_get_dim (x, 1), out_h, out_w }, 4);
+  vx = _cxr_f32 (x);
+  o = _cxr_f32 (out);
+#pragma omp parallel for schedule(static)
+  for (gint64 p = 0; p < planes; p++)
+    for (gint64 y = 0; y < (gint64) out_h; y++)
+      {
+        gint64 y0, y1, x0, x1;
+        gfloat fy, fx;
+        const gfloat *plane = vx + p * h * w;
+        bilinear_taps (y, h, out_h, &y0, &y1, &fy);
+        for (gint64 xx = 0; xx < (gint64) out_w; xx++)
+          {
+            bilinear_taps (xx, w, out_w, &x0, &x1, &fx);
+            o[(p * out_h + y) * out_w + xx] =
+              (1 - fy) * ((1 - fx) * plane[y0 * w + x0] + fx * plane[y0 * w + x1]) +
+              fy * ((1 - fx) * plane[y1 * w + x0] + fx * plane[y1 * w + x1]);
+          }
+      }
+  _cxr_tape_record (tape, "resize_bilinear", resize_bilinear_backward, out, &x, 1);
+  return out;
+}
+
 /* --------------------------------------------------------------- pools */
 
 /* For pooling: the input window of output (oy, ox). */
 typedef struct {
-  gint64 y0, y1, x0, x1;
+  gint64 y0, y1, x0, x1; /* clipped to the input */
+  gint64 divisor;        /* of an average */
 } Window;
+
+typedef struct {
+  gint64 k, s, pad;
+  gboolean count_pad; /* averages divide by the padded window's size */
+} PoolArgs;
 
 typedef enum { POOL_AVG, POOL_MAX, POOL_ADAPTIVE } PoolKind;
 
 static inline Window
 pool_window (PoolKind kind, gint64 oy, gint64 ox, gint64 h, gint64 w, gint64 oh, gint64 ow,
-             gint64 k, gint64 s)
+             const PoolArgs *a)
 {
   Window win;
   if (kind == POOL_ADAPTIVE)
@@ -312,13 +451,19 @@ pool_window (PoolKind kind, gint64 oy, gint64 ox, gint64 h, gint64 w, gint64 oh,
       win.y1 = ((oy + 1) * h + oh - 1) / oh;
       win.x0 = ox * w / ow;
       win.x1 = ((ox + 1) * w + ow - 1) / ow;
+      win.divisor = (win.y1 - win.y0) * (win.x1 - win.x0);
     }
   else
     {
-      win.y0 = oy * s;
-      win.y1 = win.y0 + k;
-      win.x0 = ox * s;
-      win.x1 = win.x0 + k;
+      /* as PyTorch: the window within the padded input, then clipped */
+      gint64 y0 = oy * a->s - a->pad, x0 = ox * a->s - a->pad;
+      gint64 y1 = MIN (y0 + a->k, h + a->pad), x1 = MIN (x0 + a->k, w + a->pad);
+      gint64 padded = (y1 - y0) * (x1 - x0);
+      win.y0 = MAX (y0, 0);
+      win.x0 = MAX (x0, 0);
+      win.y1 = MIN (y1, h);
+      win.x1 = MIN (x1, w);
+      win.divisor = a->count_pad ? padded : (win.y1 - win.y0) * (win.x1 - win.x0);
     }
   return win;
 }
@@ -328,7 +473,7 @@ pool_backward (CxrNode *node)
 {
   CxrTensor *x = g_ptr_array_index (node->in, 0);
   PoolKind kind = (PoolKind) node->i[0];
-  gint64 k = node->i[1], s = node->i[2];
+  PoolArgs args = { node->i[1], node->i[2], node->i[3], (gboolean) node->i[4] };
   gfloat *dx = _cxr_grad (x);
   const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out)), *vx = _cxr_f32 (x);
   gint64 planes = cxr_tensor_get_dim (x, 0) * cxr_tensor_get_dim (x, 1);
@@ -342,7 +487,7 @@ pool_backward (CxrNode *node)
     for (gint64 oy = 0; oy < oh; oy++)
       for (gint64 ox = 0; ox < ow; ox++)
         {
-          Window win = pool_window (kind, oy, ox, h, w, oh, ow, k, s);
+          Window win = pool_window (kind, oy, ox, h, w, oh, ow, &args);
           gfloat g = dy[(p * oh + oy) * ow + ox];
           const gfloat *plane = vx + p * h * w;
           if (kind == POOL_MAX)
@@ -357,7 +502,7 @@ pool_backward (CxrNode *node)
             }
           else
             {
-              gfloat share = g / (gfloat) ((win.y1 - win.y0) * (win.x1 - win.x0));
+              gfloat share = g / (gfloat) win.divisor;
               for (gint64 y = win.y0; y < win.y1; y++)
                 for (gint64 xx = win.x0; xx < win.x1; xx++)
                   dx[p * h * w + y * w + xx] += share;
@@ -366,9 +511,10 @@ pool_backward (CxrNode *node)
 }
 
 static CxrTensor *
-pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh, gint64 ow,
+pool (CxrTape *tape, CxrTensor *x, PoolKind kind, const PoolArgs *args, gint64 oh, gint64 ow,
       const gchar *name, GError **error)
 {
+  gint64 k = args->k, s = args->s, pad = args->pad;
   gint64 n, c, h, w, planes;
   CxrTensor *out;
   const gfloat *vx;
@@ -387,16 +533,16 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh,
   w = cxr_tensor_get_dim (x, 3);
   if (kind != POOL_ADAPTIVE)
     {
-      if (k < 1 || s < 1 || h < k || w < k)
+      if (k < 1 || s < 1 || pad < 0 || 2 * pad > k || h + 2 * pad < k || w + 2 * pad < k)
         {
           g_autofree gchar *d = cxr_tensor_describe (x);
           g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
-                       "%s: kernel %" G_GINT64_FORMAT ", stride %" G_GINT64_FORMAT " do not fit x %s",
-                       name, k, s, d);
+                       "%s: kernel %" G_GINT64_FORMAT ", stride %" G_GINT64_FORMAT ", padding %" G_GINT64_FORMAT
+                       " do not fit x %s (padding at most half the kernel)", name, k, s, pad, d);
           return NULL;
         }
-      oh = (h - k) / s + 1;
-      ow = (w - k) / s + 1;
+      oh = (h + 2 * pad - k) / s + 1;
+      ow = (w + 2 * pad - k) / s + 1;
     }
   else if (oh < 1 || ow < 1 || h < 1 || w < 1)
     {
@@ -412,7 +558,7 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh,
     for (gint64 oy = 0; oy < oh; oy++)
       for (gint64 ox = 0; ox < ow; ox++)
         {
-          Window win = pool_window (kind, oy, ox, h, w, oh, ow, k, s);
+          Window win = pool_window (kind, oy, ox, h, w, oh, ow, args);
           const gfloat *plane = vx + p * h * w;
           gfloat m = -INFINITY;
           gdouble sum = 0;
@@ -423,7 +569,7 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh,
                 sum += plane[y * w + xx];
               }
           o[(p * oh + oy) * ow + ox] =
-            kind == POOL_MAX ? m : (gfloat) (sum / ((win.y1 - win.y0) * (win.x1 - win.x0)));
+            kind == POOL_MAX ? m : (gfloat) (sum / win.divisor);
         }
   {
     CxrNode *node = _cxr_tape_record (tape, name, pool_backward, out, &x, 1);
@@ -432,6 +578,8 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh,
         node->i[0] = kind;
         node->i[1] = k;
         node->i[2] = s;
+        node->i[3] = pad;
+        node->i[4] = args->count_pad;
       }
   }
   return out;
@@ -451,7 +599,30 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, gint64 k, gint64 s, gint64 oh,
 CxrTensor *
 cxr_op_avg_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, GError **error)
 {
-  return pool (tape, x, POOL_AVG, kernel, stride, 0, 0, "avg_pool2d", error);
+  return cxr_op_avg_pool2d_full (tape, x, kernel, stride, 0, TRUE, error);
+}
+
+/**
+ * cxr_op_avg_pool2d_full:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, H, W]
+ * @kernel: the window size
+ * @stride: the step between windows
+ * @padding: zero padding on each side, at most @kernel / 2
+ * @count_include_pad: divide by the whole window, padding included (as
+ *   torch.nn.AvgPool2d by default), or only by the input values in it
+ *   (count_include_pad=False, as the Inception-v3 of FID)
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the mean of each window, or %NULL with @error
+ *   set
+ */
+CxrTensor *
+cxr_op_avg_pool2d_full (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, guint padding,
+                        gboolean count_include_pad, GError **error)
+{
+  PoolArgs args = { kernel, stride, padding, count_include_pad };
+  return pool (tape, x, POOL_AVG, &args, 0, 0, "avg_pool2d", error);
 }
 
 /**
@@ -468,7 +639,27 @@ cxr_op_avg_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, GErr
 CxrTensor *
 cxr_op_max_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, GError **error)
 {
-  return pool (tape, x, POOL_MAX, kernel, stride, 0, 0, "max_pool2d", error);
+  return cxr_op_max_pool2d_full (tape, x, kernel, stride, 0, error);
+}
+
+/**
+ * cxr_op_max_pool2d_full:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, H, W]
+ * @kernel: the window size
+ * @stride: the step between windows
+ * @padding: padding on each side (never a window's maximum, as PyTorch's
+ *   -inf), at most @kernel / 2
+ * @error: return location for a #GError
+ *
+ * Returns: (transfer full): the maximum of each window, or %NULL with
+ *   @error set
+ */
+CxrTensor *
+cxr_op_max_pool2d_full (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, guint padding, GError **error)
+{
+  PoolArgs args = { kernel, stride, padding, TRUE };
+  return pool (tape, x, POOL_MAX, &args, 0, 0, "max_pool2d", error);
 }
 
 /**
@@ -485,5 +676,6 @@ cxr_op_max_pool2d (CxrTape *tape, CxrTensor *x, guint kernel, guint stride, GErr
 CxrTensor *
 cxr_op_adaptive_avg_pool2d (CxrTape *tape, CxrTensor *x, guint out_h, guint out_w, GError **error)
 {
-  return pool (tape, x, POOL_ADAPTIVE, 0, 0, out_h, out_w, "adaptive_avg_pool2d", error);
+  PoolArgs args = { 0, 0, 0, FALSE };
+  return pool (tape, x, POOL_ADAPTIVE, &args, out_h, out_w, "adaptive_avg_pool2d", error);
 }
