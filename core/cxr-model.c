@@ -29,6 +29,7 @@ typedef struct {
   GMutex lock;
   gboolean prepared;
   gchar *config_used;  /* the file the configuration came from, or NULL */
+  gchar *weights_prefix; /* before every name in the weights (infer_config's), or NULL */
   CxrParamSet *params; /* models with a configure function */
   GPtrArray *warnings;
 } CxrModelPrivate;
@@ -62,6 +63,7 @@ cxr_model_set_gproperty (GObject *object, guint prop_id, const GValue *value, GP
       break;
     case PROP_WEIGHTS:
       g_free (priv->weights);
+  g_free (priv->weights_prefix);
       priv->weights = g_value_dup_string (value);
       break;
     case PROP_DEVICE:
@@ -169,8 +171,8 @@ ignored_tensor (CxrModelClass *klass, const gchar *name)
   return FALSE;
 }
 
-/* one parameter from random values: biases 0, norms' weights 1, the rest
- * normal with deviation 0.02 */
+/* one parameter from random values: biases 0, norms' weights 1, running
+ * means 0 and variances 1, the rest normal with deviation 0.02 */
 static void
 init_one (CxrModel *self, const gchar *name, guint index)
 {
@@ -178,7 +180,9 @@ init_one (CxrModel *self, const gchar *name, guint index)
   g_autofree gchar *lower = g_ascii_strdown (name, -1);
   CxrTensor *t = cxr_param_set_get (priv->params, name);
 
-  if (g_str_has_suffix (lower, "bias"))
+  if (g_str_has_suffix (lower, "running_var"))
+    cxr_tensor_fill (t, 1.0f);
+  else if (g_str_has_suffix (lower, "bias") || g_str_has_suffix (lower, "running_mean"))
     cxr_tensor_fill (t, 0.0f);
   else if (g_str_has_suffix (lower, "weight") && (strstr (lower, "norm") || strstr (lower, "layrnorm")))
     cxr_tensor_fill (t, 1.0f);
@@ -189,10 +193,12 @@ init_one (CxrModel *self, const gchar *name, guint index)
 /* The name under which the file holds the parameter NAME: itself, or a
  * spelling of the class's aliases; NULL if none is there. */
 static gchar *
-find_in_file (CxrModelClass *klass, CxrSafetensors *file, const gchar *name)
+find_in_file (CxrModelClass *klass, CxrSafetensors *file, const gchar *prefix, const gchar *bare)
 {
+  g_autofree gchar *name = g_strconcat (prefix ? prefix : "", bare, NULL);
+
   if (cxr_safetensors_has_tensor (file, name))
-    return g_strdup (name);
+    return g_steal_pointer (&name);
   for (guint i = 0; klass->tensor_aliases && klass->tensor_aliases[i] && klass->tensor_aliases[i + 1]; i += 2)
     {
       const gchar *ours = klass->tensor_aliases[i], *theirs = klass->tensor_aliases[i + 1];
@@ -230,7 +236,7 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
   for (guint i = 0; wanted[i]; i++)
     {
       CxrTensor *param = cxr_param_set_get (priv->params, wanted[i]);
-      g_autofree gchar *stored = find_in_file (klass, file, wanted[i]);
+      g_autofree gchar *stored = find_in_file (klass, file, priv->weights_prefix, wanted[i]);
       g_autoptr (CxrTensor) raw = NULL, f32 = NULL;
       const gint64 *want, *got;
       guint want_ndim = 0, got_ndim = 0;
@@ -289,8 +295,9 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
     }
   present = cxr_safetensors_list_names (file);
   for (guint i = 0; present[i]; i++)
-    if (!g_hash_table_contains (used, present[i]) && cxr_param_set_get (priv->params, present[i]) == NULL &&
-        !ignored_tensor (klass, present[i]))
+    if (!g_hash_table_contains (used, present[i]) && !ignored_tensor (klass, present[i]) &&
+        !(priv->weights_prefix && g_str_has_prefix (present[i], priv->weights_prefix) &&
+          ignored_tensor (klass, present[i] + strlen (priv->weights_prefix))))
       {
         if (n_unknown++ < 20)
           g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: unknown tensor %s (not used)", path, present[i]));
@@ -343,8 +350,18 @@ cxr_model_real_load (CxrModel *self, GError **error)
       g_free (config_path);
       config_path = g_strdup (priv->config);
     }
+  g_clear_pointer (&priv->weights_prefix, g_free);
   if (config_path != NULL)
     config = cxr_config_new_from_file (config_path, error);
+  else if (weights != NULL && klass->infer_config != NULL)
+    {
+      /* checkpoints that come without a config.json (torchvision's) */
+      g_autoptr (CxrSafetensors) file = cxr_safetensors_open (weights, error);
+      g_autofree gchar *json = file ? klass->infer_config (self, file, &priv->weights_prefix, error) : NULL;
+      g_autofree gchar *origin = g_strdup_printf ("the configuration read from the tensors of %s", weights);
+      if (json != NULL)
+        config = cxr_config_new_from_json (json, origin, error);
+    }
   else if (klass->default_config != NULL)
     {
       g_autofree gchar *origin = g_strdup_printf ("the built-in configuration of %s", type_name (self));
@@ -639,6 +656,32 @@ cxr_model_add_parameter (CxrModel *self, const gchar *name, const gint64 *shape,
   priv = cxr_model_get_instance_private (self);
   g_return_val_if_fail (priv->params != NULL, FALSE);
   return cxr_param_set_add (priv->params, name, shape, ndim, error);
+}
+
+/**
+ * cxr_model_add_buffer:
+ * @self: a model, in its configure function
+ * @name: the buffer's name in public checkpoints
+ *   ("features.norm0.running_var")
+ * @shape: (array length=ndim): its shape
+ * @ndim: the number of dimensions
+ * @error: return location for a #GError
+ *
+ * Declares a buffer: loaded from the weights and saved with the
+ * parameters, but not trained by the optimiser (batch norm's running
+ * statistics); cxr_model_get_parameter() finds it like a parameter.
+ *
+ * Returns: %TRUE, or %FALSE if @name is declared twice
+ */
+gboolean
+cxr_model_add_buffer (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim, GError **error)
+{
+  CxrModelPrivate *priv;
+
+  g_return_val_if_fail (CXR_IS_MODEL (self), FALSE);
+  priv = cxr_model_get_instance_private (self);
+  g_return_val_if_fail (priv->params != NULL, FALSE);
+  return cxr_param_set_add_buffer (priv->params, name, shape, ndim, error);
 }
 
 /**

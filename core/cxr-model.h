@@ -36,6 +36,12 @@ G_DECLARE_DERIVABLE_TYPE (CxrModel, cxr_model, CXR, MODEL, GObject)
  *   given, for cxr_tape_backward().
  * @example_inputs: random inputs of the right shapes for a batch of
  *   @batch, for benchmarks
+ * @infer_config: for models whose public checkpoints come without a
+ *   config.json (torchvision's): the configuration (JSON) read from the
+ *   names and shapes of the weights' tensors, and in @prefix (nullable,
+ *   transfer full) what stands before every name ("module."). Used when
+ *   weights are given and no config.json is found; @default_config
+ *   serves when there are no weights (random-weights=true)
  * @description: one line on what the model is, for `cxrgen model list`
  * @required_inputs: the names @forward needs
  * @optional_inputs: the names @forward also takes
@@ -60,6 +66,7 @@ struct _CxrModelClass {
   gboolean (*configure) (CxrModel *self, CxrConfig *config, GError **error);
   GHashTable *(*forward) (CxrModel *self, CxrTape *tape, GHashTable *inputs, GError **error);
   GHashTable *(*example_inputs) (CxrModel *self, guint batch, guint64 seed, GError **error);
+  gchar *(*infer_config) (CxrModel *self, CxrSafetensors *weights, gchar **prefix, GError **error);
 
   const gchar *description;
   const gchar *const *required_inputs;
@@ -70,7 +77,7 @@ struct _CxrModelClass {
   const gchar *const *tensor_aliases;
 
   /*< private >*/
-  gpointer padding[11];
+  gpointer padding[10];
 };
 
 const gchar *cxr_model_get_name (CxrModel *self);
@@ -83,6 +90,8 @@ gboolean cxr_model_set_property_from_string (CxrModel *self, const gchar *key, c
 
 gboolean cxr_model_add_parameter (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim,
                                   GError **error);
+gboolean cxr_model_add_buffer (CxrModel *self, const gchar *name, const gint64 *shape, guint ndim,
+                               GError **error);
 CxrTensor *cxr_model_get_parameter (CxrModel *self, const gchar *name);
 CxrParamSet *cxr_model_get_parameters (CxrModel *self);
 gchar **cxr_model_get_warnings (CxrModel *self);

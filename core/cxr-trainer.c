@@ -80,7 +80,10 @@ param_set_like (CxrParamSet *params)
     {
       guint nd = 0;
       const gint64 *shape = cxr_tensor_get_shape (cxr_param_set_get (params, names[i]), &nd);
-      cxr_param_set_add (copy, names[i], shape, nd, NULL);
+      if (cxr_param_set_is_buffer (params, names[i]))
+        cxr_param_set_add_buffer (copy, names[i], shape, nd, NULL);
+      else
+        cxr_param_set_add (copy, names[i], shape, nd, NULL);
     }
   cxr_param_set_allocate_frozen (copy);
   cxr_param_set_copy_from (copy, params);

@@ -5,9 +5,7 @@
 # names (under a "module." prefix, as DataParallel checkpoints are), scores
 # the phantom's radiographs as torch scores them.
 import csv
-import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -24,7 +22,7 @@ try:
 except ImportError as e:
     skip(f"a peer is missing: {e}")
 
-from common import save_safetensors  # noqa: E402
+from common import load_safetensors, randomize_batch_norms, save_safetensors  # noqa: E402
 
 
 def run(tmp, text):
@@ -63,15 +61,8 @@ columns=id,scores
 
 
 torch.manual_seed(0)
-net = torchvision.models.DenseNet(growth_rate=8, block_config=(2, 3, 2), num_init_features=16, bn_size=2,
-                                  num_classes=14)
-with torch.no_grad():
-    for m in net.modules():
-        if isinstance(m, torch.nn.BatchNorm2d):
-            m.running_mean.uniform_(-0.2, 0.2)
-            m.running_var.uniform_(0.5, 1.5)
-            m.weight.uniform_(0.5, 1.5)
-            m.bias.uniform_(-0.2, 0.2)
+net = randomize_batch_norms(torchvision.models.DenseNet(growth_rate=8, block_config=(2, 3, 2), num_init_features=16,
+                                                        bn_size=2, num_classes=14))
 net.eval()
 
 with tempfile.TemporaryDirectory() as tmp:
@@ -164,13 +155,7 @@ with tempfile.TemporaryDirectory() as tmp:
                         "--model-type", "densenet", "--save-stats-real", f"{tmp}/stats.safetensors"],
                        capture_output=True, text=True)
     if p.returncode == 0:
-        with open(f"{tmp}/stats.safetensors", "rb") as fp:
-            n = struct.unpack("<Q", fp.read(8))[0]
-            header = json.loads(fp.read(n))
-            data = fp.read()
-        mu_info = header["mu"]
-        mu = np.frombuffer(data[mu_info["data_offsets"][0]:mu_info["data_offsets"][1]],
-                           dtype=np.float64 if mu_info["dtype"] == "F64" else np.float32)
+        mu = load_safetensors(f"{tmp}/stats.safetensors")["mu"]
         ref = feats["real"].mean(0)
         e = np.linalg.norm(mu - ref) / np.linalg.norm(ref)
         check(f"metrics fid --model-type densenet: pooled features as torchvision's (mean, relative {e:.1e} <= 1e-5)",

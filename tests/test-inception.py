@@ -8,7 +8,6 @@
 # image-features stage embed images as pytorch-fid's input path does.
 import json
 import os
-import struct
 import subprocess
 import sys
 import tempfile
@@ -27,19 +26,9 @@ except ImportError as e:
     skip(f"a peer is missing: {e}")
 
 import inception  # noqa: E402
-from common import save_safetensors  # noqa: E402
+from common import load_safetensors, save_safetensors  # noqa: E402
 
 torch.set_num_threads(2)
-
-
-def read_safetensors(path):
-    with open(path, "rb") as fp:
-        n = struct.unpack("<Q", fp.read(8))[0]
-        header = json.loads(fp.read(n))
-        data = fp.read()
-    kinds = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
-    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=kinds[v["dtype"]]).reshape(v["shape"])
-            for k, v in header.items() if k != "__metadata__"}
 
 
 def rel(ours, ref):
@@ -70,7 +59,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check("fc.* and num_batches_tracked of the checkpoint are known, not reported",
           "unknown tensor" not in p.stderr, p.stderr)
     if p.returncode == 0:
-        ours = read_safetensors(f"{tmp}/out.safetensors")["pooler_output"]
+        ours = load_safetensors(f"{tmp}/out.safetensors")["pooler_output"]
         with torch.no_grad():
             ref = inception.fid_features(net, x.double()).numpy()
         e = rel(ours, ref)
@@ -84,7 +73,7 @@ with tempfile.TemporaryDirectory() as tmp:
     p = cxrgen("model", "run", "inception-v3", "--model-dir", f"{tmp}/tv", "--inputs", f"{tmp}/in.safetensors",
                "-o", f"{tmp}/tv.safetensors")
     if p.returncode == 0:
-        ours = read_safetensors(f"{tmp}/tv.safetensors")["pooler_output"]
+        ours = load_safetensors(f"{tmp}/tv.safetensors")["pooler_output"]
         with torch.no_grad():
             ref = inception.torchvision_features(net, x.double()).numpy()
         e = rel(ours, ref)
@@ -120,7 +109,7 @@ with tempfile.TemporaryDirectory() as tmp:
                 inception.fid_features(net, inception.prepare(torch.from_numpy(a.astype(np.float64) / 255)[None, None])).numpy()
                 for a in images])
     if p.returncode == 0:
-        stats = read_safetensors(f"{tmp}/real-stats.safetensors")
+        stats = load_safetensors(f"{tmp}/real-stats.safetensors")
         mu, sigma = feats["real"].mean(0), np.cov(feats["real"], rowvar=False)
         e_mu, e_sigma = rel(stats["mu"], mu), rel(stats["sigma"], sigma)
         check(f"the real folder's statistics as pytorch-fid's (resize to 299, [-1, 1]): mean {e_mu:.1e}, "

@@ -121,6 +121,22 @@ case("batch_norm (inference)", lambda t, x, w, b: Cxr.op_batch_norm(t, x, cxr(me
                                   w, b, False, 0.0, 1e-5),
      [f32(2, 3, 4, 5), f32(3), f32(3)])
 
+case("batch_norm (training: batch statistics)",
+     lambda t, x, w, b: Cxr.op_batch_norm_train(t, x, w, b, None, None, 0.1, 1e-5),
+     lambda x, w, b: F.batch_norm(x, None, None, w, b, True, 0.1, 1e-5), [f32(3, 4, 5, 6) * 2 + 1, f32(4), f32(4)])
+case("batch_norm (training) of [N, C]", lambda t, x: Cxr.op_batch_norm_train(t, x, None, None, None, None, 0.1, 1e-5),
+     lambda x: F.batch_norm(x, None, None, None, None, True, 0.1, 1e-5), [f32(7, 5)])
+# the running statistics move as torch's (momentum 0.1, unbiased variance)
+x_bn = f32(4, 3, 5, 5) * 3 + 2
+rm0, rv0 = f32(3), f32(3, low=0.5)
+rm_c, rv_c = cxr(rm0), cxr(rv0)
+Cxr.op_batch_norm_train(None, cxr(x_bn), None, None, rm_c, rv_c, 0.1, 1e-5)
+rm_t, rv_t = torch.tensor(rm0, dtype=torch.float64), torch.tensor(rv0, dtype=torch.float64)
+F.batch_norm(torch.tensor(x_bn, dtype=torch.float64), rm_t, rv_t, None, None, True, 0.1, 1e-5)
+e_stats = max(rel(numpy_of(rm_c), rm_t.numpy()), rel(numpy_of(rv_c), rv_t.numpy()))
+check(f"batch_norm (training) updates the running statistics as torch: relative error {e_stats:.1e} <= 1e-6",
+      e_stats <= 1e-6)
+
 # Images.
 case("conv2d 3x3 stride 1 pad 1", lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1),
      lambda x, w, b: F.conv2d(x, w, b, 1, 1), [f32(2, 3, 9, 9), f32(4, 3, 3, 3), f32(4)], bound=1e-4)
@@ -160,6 +176,14 @@ ids = np.array([[3, 0, 10, 3, 7], [1, 1, 2, 9, 4]], dtype=np.int64)
 case("embedding with repeated ids", lambda t, w, i: Cxr.op_embedding(t, w, i), lambda w, i: F.embedding(i, w),
      [f32(11, 6), ids])
 mask = np.array([[1, 1, 1, 0, 0], [1, 1, 1, 1, 1]], dtype=np.float32)
+bce_y = (rng.random((6, 14)) < 0.4).astype(np.float32)
+bce_mask = (rng.random((6, 14)) < 0.7).astype(np.float32)
+case("binary_cross_entropy with logits", lambda t, z: Cxr.op_binary_cross_entropy_logits(t, z, cxr(bce_y), None),
+     lambda z: F.binary_cross_entropy_with_logits(z, torch.tensor(bce_y, dtype=torch.float64)), [f32(6, 14) * 4])
+case("binary_cross_entropy with logits, masked (uncertain labels left out)",
+     lambda t, z: Cxr.op_binary_cross_entropy_logits(t, z, cxr(bce_y), cxr(bce_mask)),
+     lambda z: (F.binary_cross_entropy_with_logits(z, torch.tensor(bce_y, dtype=torch.float64), reduction="none")
+                * torch.tensor(bce_mask, dtype=torch.float64)).sum() / bce_mask.sum(), [f32(6, 14) * 4])
 case("masked_mean", lambda t, x: Cxr.op_masked_mean(t, x, cxr(mask)),
      lambda x: (x * torch.tensor(mask, dtype=torch.float64)[..., None]).sum(1) / torch.tensor(mask, dtype=torch.float64).sum(1, keepdim=True),
      [f32(2, 5, 6)])

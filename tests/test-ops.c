@@ -129,6 +129,7 @@ static CxrTensor *f_matmul (CxrTape *t, CxrTensor **in, GError **e) { return cxr
 static CxrTensor *f_linear (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_linear (t, IN (0), IN (1), IN (2), e); }
 static CxrTensor *f_layer_norm (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_layer_norm (t, IN (0), IN (1), IN (2), 1e-5f, e); }
 static CxrTensor *f_group_norm (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_group_norm (t, IN (0), 2, IN (1), IN (2), 1e-5f, e); }
+static CxrTensor *f_batch_norm_train (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_batch_norm_train (t, IN (0), IN (1), IN (2), NULL, NULL, 0.1f, 1e-5f, e); }
 static CxrTensor *f_conv3 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), IN (2), 1, 1, e); }
 static CxrTensor *f_conv_s2 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), IN (2), 2, 1, e); }
 static CxrTensor *f_conv1 (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_conv2d (t, IN (0), IN (1), NULL, 1, 0, e); }
@@ -149,6 +150,7 @@ static CxrTensor *f_concat (CxrTape *t, CxrTensor **in, GError **e) { return cxr
 static CxrTensor *f_mean (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_mean (t, IN (0), e); }
 static CxrTensor *f_mse (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_mse (t, IN (0), IN (1), e); }
 static CxrTensor *f_ce (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_cross_entropy (t, IN (0), IN (1), -100, e); }
+static CxrTensor *f_bce (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_binary_cross_entropy_logits (t, IN (0), IN (1), NULL, e); }
 static CxrTensor *f_cosine (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_cosine_similarity (t, IN (0), IN (1), 1e-8f, e); }
 static CxrTensor *f_dropout (CxrTape *t, CxrTensor **in, GError **e) { return cxr_op_dropout (t, IN (0), 0.3f, 42, 7, e); }
 
@@ -169,6 +171,7 @@ static const FdCase fd_cases[] = {
   { "linear", f_linear, 3, { { 3, 6 }, { 5, 6 }, { 5 } }, { 2, 2, 1 }, { 0 }, 1e-2 },
   { "layer-norm", f_layer_norm, 3, { { 4, 9 }, { 9 }, { 9 } }, { 2, 1, 1 }, { 0 }, 1e-2 },
   { "group-norm", f_group_norm, 3, { { 2, 4, 3, 3 }, { 4 }, { 4 } }, { 4, 1, 1 }, { 0 }, 1e-2 },
+  { "batch-norm-train", f_batch_norm_train, 3, { { 3, 2, 2, 3 }, { 2 }, { 2 } }, { 4, 1, 1 }, { 0 }, 1e-2 },
   { "conv2d-3x3", f_conv3, 3, { { 1, 2, 5, 5 }, { 3, 2, 3, 3 }, { 3 } }, { 4, 4, 1 }, { 0 }, 1e-2 },
   { "conv2d-stride2", f_conv_s2, 3, { { 2, 2, 7, 6 }, { 3, 2, 3, 3 }, { 3 } }, { 4, 4, 1 }, { 0 }, 1e-2 },
   { "conv2d-1x1", f_conv1, 2, { { 2, 4, 3, 3 }, { 2, 4, 1, 1 } }, { 4, 4 }, { 0 }, 1e-2 },
@@ -189,6 +192,7 @@ static const FdCase fd_cases[] = {
   { "mean", f_mean, 1, { { 3, 4 } }, { 2 }, { 0 }, 1e-2 },
   { "mse", f_mse, 2, { { 3, 4 }, { 3, 4 } }, { 2, 2 }, { 0 }, 1e-2 },
   { "cross-entropy", f_ce, 2, { { 6, 5 }, { 6, 5 } }, { 2, 1 }, { FALSE, TRUE }, 1e-2 },
+  { "binary-cross-entropy", f_bce, 2, { { 4, 5 }, { 4, 5 } }, { 2, 2 }, { 0 }, 1e-2 },
   { "cosine-similarity", f_cosine, 2, { { 4, 6 }, { 4, 6 } }, { 2, 2 }, { 0 }, 1e-2 },
   { "dropout", f_dropout, 1, { { 5, 7 } }, { 2 }, { 0 }, 1e-2 },
 };

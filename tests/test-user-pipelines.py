@@ -47,6 +47,17 @@ with tempfile.TemporaryDirectory() as tmp:
     check("phantom-train-prior.pipeline trains (20 steps) and leaves a prior folder",
           r.returncode == 0 and len({row["step"] for row in rows if row["loss"]}) == 20 and
           os.path.exists(f"{tmp}/train-prior/prior/model.safetensors"), r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-train-classifier.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=20",
+               "--set", "COUNT=320", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/train-classifier/loss.csv"))) if r.returncode == 0 else []
+    check("phantom-train-classifier.pipeline trains (20 steps) and leaves a classifier",
+          r.returncode == 0 and len({row["step"] for row in rows if row["loss"]}) == 20 and
+          os.path.exists(f"{tmp}/train-classifier/classifier/model.safetensors"), r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-evaluate-classifier.pipeline", "--set", f"OUT={tmp}", "--set", "COUNT=64",
+               "--set", f"CLASSIFIER={tmp}/train-classifier/classifier", "--progress", "none")
+    auroc = json.load(open(f"{tmp}/evaluate-classifier/auroc.json")) if r.returncode == 0 else {}
+    check("phantom-evaluate-classifier.pipeline scores held-out phantoms and writes the AUROC",
+          r.returncode == 0 and 0 <= auroc.get("macro", {}).get("auroc", -1) <= 1, r.stderr[-1500:])
     r = cxrgen("run", "pipelines/phantom-generate-pairs.pipeline", "--set", f"OUT={tmp}", "--set", "COUNT=3",
                "--set", "STEPS=4", "--set", f"UNET={tmp}/train-sd/unet", "--set", f"PRIOR={tmp}/train-prior/prior",
                "--set", f"BART={tmp}/train-bart/bart", "--progress", "none")
@@ -57,7 +68,7 @@ with tempfile.TemporaryDirectory() as tmp:
               and p["report"] and os.path.exists(p["report-path"] if os.path.isabs(p["report-path"]) else
                                                   os.path.join(f"{tmp}/pairs", p["report-path"]))
               and len(p["weights"]) == 3 for p in pairs), r.stderr[-1500:] + str(pairs[:1]))
-    for name in ("train-sd", "sample-sd", "train-bart", "train-prior", "generate-pairs"):
+    for name in ("train-sd", "sample-sd", "train-bart", "train-prior", "generate-pairs", "train-classifier"):
         r = cxrgen("validate", f"pipelines/{name}.pipeline", "--set", "MIMIC_CXR_JPG=/data/mimic-cxr-jpg",
                    "--set", "CXRGEN_WEIGHTS=/data/weights")
         check(f"{name}.pipeline (MIMIC-CXR-JPG, public weights) validates", r.returncode == 0, r.stdout + r.stderr)

@@ -11,6 +11,8 @@
  */
 #include "config.h"
 
+#include <unistd.h>
+
 #include <glib-unix.h>
 #include <locale.h>
 #include <math.h>
@@ -1520,6 +1522,13 @@ main (int argc, char **argv)
 {
   const gchar *command;
 
+  /* Stages run on threads of their own, each with OpenMP loops, so
+   * OpenMP's default of spinning while it waits for work takes the cores
+   * the other stages need (a classifier trained beside the phantom source
+   * ran 5x slower). libgomp reads the policy when it loads, before main:
+   * unless the user chose one, start again with passive waiting. */
+  if (g_getenv ("OMP_WAIT_POLICY") == NULL && g_setenv ("OMP_WAIT_POLICY", "PASSIVE", TRUE))
+    execv ("/proc/self/exe", argv); /* on failure, carry on as we are */
   setlocale (LC_ALL, "");
   if (argc < 2)
     {

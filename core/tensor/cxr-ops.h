@@ -61,6 +61,9 @@ CxrTensor *cxr_op_group_norm (CxrTape *tape, CxrTensor *x, guint groups, CxrTens
                               CxrTensor *bias, gfloat eps, GError **error);
 CxrTensor *cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var,
                               CxrTensor *weight, CxrTensor *bias, gfloat eps, GError **error);
+CxrTensor *cxr_op_batch_norm_train (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias,
+                                    CxrTensor *running_mean, CxrTensor *running_var, gfloat momentum,
+                                    gfloat eps, GError **error);
 
 /* Images. */
 CxrTensor *cxr_op_conv2d (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias,
@@ -108,6 +111,8 @@ CxrTensor *cxr_op_slice (CxrTape *tape, CxrTensor *x, gint dim, gint64 start, gi
 CxrTensor *cxr_op_sum (CxrTape *tape, CxrTensor *x, GError **error);
 CxrTensor *cxr_op_mean (CxrTape *tape, CxrTensor *x, GError **error);
 CxrTensor *cxr_op_mse (CxrTape *tape, CxrTensor *prediction, CxrTensor *target, GError **error);
+CxrTensor *cxr_op_binary_cross_entropy_logits (CxrTape *tape, CxrTensor *logits, CxrTensor *targets,
+                                               CxrTensor *mask, GError **error);
 CxrTensor *cxr_op_cross_entropy (CxrTape *tape, CxrTensor *logits, CxrTensor *targets,
                                  gint64 ignore_index, GError **error);
 CxrTensor *cxr_op_cosine_similarity (CxrTape *tape, CxrTensor *a, CxrTensor *b, gfloat eps,

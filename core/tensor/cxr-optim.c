@@ -14,6 +14,11 @@
  * all-reduce moves every gradient). Declare each parameter with
  * cxr_param_set_add(), then cxr_param_set_allocate() once; the
  * parameters are zeros and require gradients.
+ *
+ * Buffers (cxr_param_set_add_buffer(): batch norm's running statistics)
+ * are state that is saved and loaded with the parameters but not trained:
+ * they sit after the parameters in the flat buffer, need no gradient, and
+ * AdamW's pass stops before them.
  */
 
 typedef struct {
@@ -22,6 +27,7 @@ typedef struct {
   guint ndim;
   gint64 offset; /* elements into the flat buffer */
   gint64 numel;
+  gboolean buffer; /* saved and loaded, not trained */
   CxrTensor *param;
 } ParamEntry;
 
@@ -30,6 +36,7 @@ struct _CxrParamSet {
   GPtrArray *entries; /* ParamEntry, in the order added */
   GHashTable *by_name;
   gint64 n_elements;
+  gint64 n_trainable; /* the elements before the first buffer, once allocated */
   CxrTensor *flat;
   CxrTensor *flat_grad;
 };
@@ -81,20 +88,8 @@ cxr_param_set_new (void)
   return g_object_new (CXR_TYPE_PARAM_SET, NULL);
 }
 
-/**
- * cxr_param_set_add:
- * @self: a parameter set, not allocated yet
- * @name: the parameter's name (its checkpoint name)
- * @shape: (array length=ndim): its shape
- * @ndim: its number of dimensions
- * @error: return location for a #GError
- *
- * Declares a parameter.
- *
- * Returns: %TRUE, or %FALSE for a name already taken or a bad shape
- */
-gboolean
-cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim, GError **error)
+static gboolean
+add_entry (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim, gboolean buffer, GError **error)
 {
   ParamEntry *e;
   gint64 numel = 1;
@@ -131,12 +126,68 @@ cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, gu
   memcpy (e->shape, shape, ndim * sizeof (gint64));
   e->ndim = ndim;
   e->numel = numel;
-  /* 16-float (64-byte) alignment for every parameter */
-  e->offset = (self->n_elements + 15) / 16 * 16;
-  self->n_elements = e->offset + numel;
+  e->buffer = buffer;
+  /* the layout is made by allocation; this counts the padded size */
+  self->n_elements = (self->n_elements + 15) / 16 * 16 + numel;
   g_ptr_array_add (self->entries, e);
   g_hash_table_insert (self->by_name, e->name, e);
   return TRUE;
+}
+
+/**
+ * cxr_param_set_add:
+ * @self: a parameter set, not allocated yet
+ * @name: the parameter's name (its checkpoint name)
+ * @shape: (array length=ndim): its shape
+ * @ndim: its number of dimensions
+ * @error: return location for a #GError
+ *
+ * Declares a parameter.
+ *
+ * Returns: %TRUE, or %FALSE for a name already taken or a bad shape
+ */
+gboolean
+cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim, GError **error)
+{
+  return add_entry (self, name, shape, ndim, FALSE, error);
+}
+
+/**
+ * cxr_param_set_add_buffer:
+ * @self: a parameter set, not allocated yet
+ * @name: the buffer's name (its checkpoint name, such as
+ *   "features.norm0.running_mean")
+ * @shape: (array length=ndim): its shape
+ * @ndim: its number of dimensions
+ * @error: return location for a #GError
+ *
+ * Declares a buffer: a tensor saved and loaded with the parameters that
+ * has no gradient and that optimisers leave alone (batch norm's running
+ * statistics, which training updates itself).
+ *
+ * Returns: %TRUE, or %FALSE for a name already taken or a bad shape
+ */
+gboolean
+cxr_param_set_add_buffer (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim, GError **error)
+{
+  return add_entry (self, name, shape, ndim, TRUE, error);
+}
+
+/**
+ * cxr_param_set_is_buffer:
+ * @self: a parameter set
+ * @name: a name in it
+ *
+ * Returns: whether @name was declared with cxr_param_set_add_buffer()
+ */
+gboolean
+cxr_param_set_is_buffer (CxrParamSet *self, const gchar *name)
+{
+  ParamEntry *e;
+
+  g_return_val_if_fail (CXR_IS_PARAM_SET (self), FALSE);
+  e = g_hash_table_lookup (self->by_name, name);
+  return e != NULL && e->buffer;
 }
 
 /**
@@ -152,8 +203,25 @@ cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, gu
 void
 cxr_param_set_allocate_frozen (CxrParamSet *self)
 {
+  gint64 end = 0;
+
   g_return_if_fail (CXR_IS_PARAM_SET (self));
   g_return_if_fail (self->flat == NULL);
+  /* parameters first, then buffers, each at a 16-float (64-byte) boundary */
+  for (guint pass = 0; pass < 2; pass++)
+    {
+      for (guint i = 0; i < self->entries->len; i++)
+        {
+          ParamEntry *e = g_ptr_array_index (self->entries, i);
+          if (e->buffer != (pass == 1))
+            continue;
+          e->offset = (end + 15) / 16 * 16;
+          end = e->offset + e->numel;
+        }
+      if (pass == 0)
+        self->n_trainable = end;
+    }
+  self->n_elements = end;
   self->flat = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { self->n_elements }, 1);
   for (guint i = 0; i < self->entries->len; i++)
     {
@@ -170,7 +238,8 @@ cxr_param_set_allocate_frozen (CxrParamSet *self)
  * @self: an allocated parameter set
  *
  * Allocates the flat gradient buffer, if not yet done, and makes every
- * parameter require a gradient that accumulates in its view of it.
+ * parameter (not the buffers) require a gradient that accumulates in its
+ * view of it.
  */
 void
 cxr_param_set_enable_grads (CxrParamSet *self)
@@ -185,6 +254,8 @@ cxr_param_set_enable_grads (CxrParamSet *self)
       g_autoptr (CxrTensor) grad = NULL;
       gsize n_bytes = (gsize) e->numel * sizeof (gfloat);
 
+      if (e->buffer)
+        continue;
       grad = cxr_tensor_new_wrapped (CXR_DTYPE_F32, e->shape, e->ndim, _cxr_f32 (self->flat_grad) + e->offset,
                                      n_bytes, cxr_tensor_ref (self->flat_grad), (GDestroyNotify) cxr_tensor_unref);
       cxr_tensor_set_requires_grad (e->param, TRUE);
@@ -598,8 +669,9 @@ cxr_adamw_new (CxrParamSet *params)
   g_return_val_if_fail (CXR_IS_PARAM_SET (params) && cxr_param_set_is_allocated (params), NULL);
   self = g_object_new (CXR_TYPE_ADAMW, NULL);
   self->params = g_object_ref (params);
-  self->exp_avg = cxr_tensor_new_like (cxr_param_set_get_flat (params));
-  self->exp_avg_sq = cxr_tensor_new_like (cxr_param_set_get_flat (params));
+  /* the moments cover the parameters, not the buffers after them */
+  self->exp_avg = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { MAX (params->n_trainable, 1) }, 1);
+  self->exp_avg_sq = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { MAX (params->n_trainable, 1) }, 1);
   return self;
 }
 
@@ -626,7 +698,7 @@ cxr_adamw_step (CxrAdamW *self, gfloat lr)
   g = _cxr_f32 (cxr_param_set_get_flat_grad (self->params));
   m = _cxr_f32 (self->exp_avg);
   v = _cxr_f32 (self->exp_avg_sq);
-  n = _cxr_numel (self->exp_avg);
+  n = self->params->n_trainable;
   b1 = (gfloat) self->beta1;
   b2 = (gfloat) self->beta2;
   eps = (gfloat) self->eps;

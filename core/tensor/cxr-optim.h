@@ -20,6 +20,9 @@ G_DECLARE_FINAL_TYPE (CxrParamSet, cxr_param_set, CXR, PARAM_SET, GObject)
 CxrParamSet *cxr_param_set_new (void);
 gboolean cxr_param_set_add (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim,
                             GError **error);
+gboolean cxr_param_set_add_buffer (CxrParamSet *self, const gchar *name, const gint64 *shape, guint ndim,
+                                   GError **error);
+gboolean cxr_param_set_is_buffer (CxrParamSet *self, const gchar *name);
 void cxr_param_set_allocate (CxrParamSet *self);
 void cxr_param_set_allocate_frozen (CxrParamSet *self);
 void cxr_param_set_enable_grads (CxrParamSet *self);

@@ -48,191 +48,256 @@
  * ]|
  */
 
-typedef struct {
-  CxrTensor *weight, *bias, *mean, *var;
-} Norm;
-
-typedef enum { NORMALIZE_IMAGENET, NORMALIZE_HALF, NORMALIZE_XRV } Normalize;
+#define MAX_BLOCKS 16
 
 struct _CxrDensenet {
   CxrModel parent_instance;
-  GHashTable *tensors; /* name without the prefix -> F32 tensor */
+  guint growth_rate, bn_size, init_features;
   guint n_blocks;
-  guint layers[16];
+  guint layers[MAX_BLOCKS];
   guint n_classes;
   guint in_channels; /* 3 (torchvision, CheXNet) or 1 (torchxrayvision) */
+  guint features;    /* the channels of norm5: the pooled feature width */
 };
 
 static void cxr_densenet_encoder_init (CxrImageEncoderInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrDensenet, cxr_densenet, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_IMAGE_ENCODER, cxr_densenet_encoder_init))
 
-static CxrTensor *
-param (CxrDensenet *self, const gchar *name)
+/* ------------------------------------------------------- configuration */
+
+static const gchar *
+dim_of (CxrSafetensors *file, const gchar *prefix, const gchar *name, guint axis, gint64 *value)
 {
-  return g_hash_table_lookup (self->tensors, name);
+  g_autofree gchar *full = g_strconcat (prefix, name, NULL);
+  g_autofree gint64 *shape = NULL;
+  guint ndim = 0;
+
+  if (!cxr_safetensors_get_info (file, full, NULL, &shape, &ndim) || axis >= ndim)
+    return name;
+  *value = shape[axis];
+  return NULL;
+}
+
+/* torchvision's DenseNet constructor arguments, from the tensors: any
+ * prefix before "features.conv0.weight" (CheXNet's "module.densenet121."),
+ * the growth rate and bottleneck from the first layer, the layers of each
+ * block by counting them. */
+static gchar *
+cxr_densenet_infer_config (CxrModel *model, CxrSafetensors *file, gchar **prefix, GError **error)
+{
+  g_auto (GStrv) names = cxr_safetensors_list_names (file);
+  g_autofree gchar *pre = NULL;
+  g_autoptr (GString) blocks = g_string_new (NULL);
+  gint64 init = 0, in = 0, growth = 0, bottleneck = 0, classes = 0;
+  const gchar *missing = NULL;
+
+  for (guint i = 0; names[i] && pre == NULL; i++)
+    if (g_str_has_suffix (names[i], "features.conv0.weight"))
+      pre = g_strndup (names[i], strlen (names[i]) - strlen ("features.conv0.weight"));
+  if (pre == NULL)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
+                   "%s: no tensor \"features.conv0.weight\": not a torchvision DenseNet",
+                   cxr_safetensors_get_origin (file));
+      return NULL;
+    }
+  for (guint b = 1; b <= MAX_BLOCKS; b++)
+    {
+      guint l = 0;
+      for (;; l++)
+        {
+          g_autofree gchar *name = g_strdup_printf ("%sfeatures.denseblock%u.denselayer%u.conv1.weight", pre, b, l + 1);
+          g_autofree gchar *old = g_strdup_printf ("%sfeatures.denseblock%u.denselayer%u.conv.1.weight", pre, b, l + 1);
+          if (!cxr_safetensors_has_tensor (file, name) && !cxr_safetensors_has_tensor (file, old))
+            break;
+        }
+      if (l == 0)
+        break;
+      g_string_append_printf (blocks, "%s%u", blocks->len ? ", " : "", l);
+    }
+  if ((missing = dim_of (file, pre, "features.conv0.weight", 0, &init)) ||
+      (missing = dim_of (file, pre, "features.conv0.weight", 1, &in)) ||
+      (missing = dim_of (file, pre, "classifier.weight", 0, &classes)) != NULL)
+    {
+      /* CheXNet's head is Sequential(Linear, Sigmoid) */
+      if (missing == NULL || !g_str_equal (missing, "classifier.weight") ||
+          dim_of (file, pre, "classifier.0.weight", 0, &classes) != NULL)
+        {
+          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR, "%s: no tensor \"%s%s\"",
+                       cxr_safetensors_get_origin (file), pre, missing);
+          return NULL;
+        }
+    }
+  if (blocks->len == 0 ||
+      (dim_of (file, pre, "features.denseblock1.denselayer1.conv2.weight", 0, &growth) &&
+       dim_of (file, pre, "features.denseblock1.denselayer1.conv.2.weight", 0, &growth)) ||
+      (dim_of (file, pre, "features.denseblock1.denselayer1.conv1.weight", 0, &bottleneck) &&
+       dim_of (file, pre, "features.denseblock1.denselayer1.conv.1.weight", 0, &bottleneck)) ||
+      growth <= 0 || bottleneck % growth != 0)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
+                   "%s: no tensor \"%sfeatures.denseblock1.denselayer1.conv1.weight\" and conv2 of a dense layer "
+                   "(no dense blocks)", cxr_safetensors_get_origin (file), pre);
+      return NULL;
+    }
+  *prefix = *pre ? g_steal_pointer (&pre) : NULL;
+  return g_strdup_printf ("{\"growth_rate\": %" G_GINT64_FORMAT ", \"block_config\": [%s], \"num_init_features\": %"
+                          G_GINT64_FORMAT ", \"bn_size\": %" G_GINT64_FORMAT ", \"num_classes\": %" G_GINT64_FORMAT
+                          ", \"in_channels\": %" G_GINT64_FORMAT "}", growth, blocks->str, init, bottleneck / growth,
+                          classes, in);
 }
 
 static gboolean
-norm_of (CxrDensenet *self, const gchar *base, Norm *norm, GError **error)
+add_norm (CxrModel *model, const gchar *base, guint channels, GError **error)
 {
-  const gchar *parts[] = { "weight", "bias", "running_mean", "running_var" };
-  CxrTensor **slots[] = { &norm->weight, &norm->bias, &norm->mean, &norm->var };
+  const gint64 shape[] = { channels };
+  g_autofree gchar *w = g_strdup_printf ("%s.weight", base), *b = g_strdup_printf ("%s.bias", base);
+  g_autofree gchar *m = g_strdup_printf ("%s.running_mean", base), *v = g_strdup_printf ("%s.running_var", base);
 
-  for (guint i = 0; i < 4; i++)
-    {
-      g_autofree gchar *name = g_strdup_printf ("%s.%s", base, parts[i]);
-      if ((*slots[i] = param (self, name)) == NULL)
-        {
-          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR, "%s: no tensor \"%s\"",
-                       cxr_model_get_weights (CXR_MODEL (self)), name);
-          return FALSE;
-        }
-    }
-  return TRUE;
+  return cxr_model_add_parameter (model, w, shape, 1, error) && cxr_model_add_parameter (model, b, shape, 1, error) &&
+         cxr_model_add_buffer (model, m, shape, 1, error) && cxr_model_add_buffer (model, v, shape, 1, error);
 }
 
-static CxrTensor *
-need (CxrDensenet *self, const gchar *name, guint ndim, GError **error)
+static gboolean
+add_conv (CxrModel *model, const gchar *name, guint out, guint in, guint k, GError **error)
 {
-  CxrTensor *t = param (self, name);
-  if (t == NULL || cxr_tensor_get_ndim (t) != ndim)
+  return cxr_model_add_parameter (model, name, (const gint64[]) { out, in, k, k }, 4, error);
+}
+
+static gboolean
+cxr_densenet_configure (CxrModel *model, CxrConfig *config, GError **error)
+{
+  CxrDensenet *self = CXR_DENSENET (model);
+  g_autofree gint64 *blocks = NULL;
+  guint n_blocks = 0, channels;
+
+  self->growth_rate = (guint) cxr_config_require_int (config, "growth_rate");
+  self->bn_size = (guint) cxr_config_get_int (config, "bn_size", 4);
+  self->init_features = (guint) cxr_config_require_int (config, "num_init_features");
+  self->n_classes = (guint) cxr_config_require_int (config, "num_classes");
+  self->in_channels = (guint) cxr_config_get_int (config, "in_channels", 3);
+  blocks = cxr_config_get_int_list (config, "block_config", &n_blocks);
+  cxr_config_ignore (config, (const gchar *const[]) { "drop_rate", "memory_efficient", NULL });
+  if (blocks == NULL || n_blocks == 0 || n_blocks > MAX_BLOCKS)
+    cxr_config_fail (config, "block_config", "a list of 1 to %d numbers of layers expected", MAX_BLOCKS);
+  if (self->in_channels != 1 && self->in_channels != 3)
+    cxr_config_fail (config, "in_channels", "%u: a radiograph has 1 channel (or 3, replicated)", self->in_channels);
+  if (self->growth_rate == 0 || self->bn_size == 0 || self->init_features == 0 || self->n_classes == 0)
+    cxr_config_fail (config, "growth_rate", "growth_rate, bn_size, num_init_features and num_classes must be positive");
+  if (!cxr_config_check (config, error))
+    return FALSE;
+  self->n_blocks = n_blocks;
+  if (!add_conv (model, "features.conv0.weight", self->init_features, self->in_channels, 7, error) ||
+      !add_norm (model, "features.norm0", self->init_features, error))
+    return FALSE;
+  channels = self->init_features;
+  for (guint b = 0; b < n_blocks; b++)
     {
-      g_set_error (error, CXR_MODEL_ERROR, t ? CXR_MODEL_ERROR_SHAPE_MISMATCH : CXR_MODEL_ERROR_MISSING_TENSOR,
-                   "%s: %s \"%s\" (%u dimensions expected)",
-                   cxr_model_get_weights (CXR_MODEL (self)), t ? "a misshapen tensor" : "no tensor", name, ndim);
-      return NULL;
+      if (blocks[b] <= 0)
+        {
+          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "%s: block_config: %" G_GINT64_FORMAT
+                       " layers in block %u", cxr_config_get_origin (config), blocks[b], b + 1);
+          return FALSE;
+        }
+      self->layers[b] = (guint) blocks[b];
+      for (guint l = 1; l <= self->layers[b]; l++)
+        {
+          guint in = channels + (l - 1) * self->growth_rate, mid = self->bn_size * self->growth_rate;
+          g_autofree gchar *base = g_strdup_printf ("features.denseblock%u.denselayer%u", b + 1, l);
+          g_autofree gchar *n1 = g_strdup_printf ("%s.norm1", base), *c1 = g_strdup_printf ("%s.conv1.weight", base);
+          g_autofree gchar *n2 = g_strdup_printf ("%s.norm2", base), *c2 = g_strdup_printf ("%s.conv2.weight", base);
+          if (!add_norm (model, n1, in, error) || !add_conv (model, c1, mid, in, 1, error) ||
+              !add_norm (model, n2, mid, error) || !add_conv (model, c2, self->growth_rate, mid, 3, error))
+            return FALSE;
+        }
+      channels += self->layers[b] * self->growth_rate;
+      if (b + 1 < n_blocks)
+        {
+          g_autofree gchar *n = g_strdup_printf ("features.transition%u.norm", b + 1);
+          g_autofree gchar *c = g_strdup_printf ("features.transition%u.conv.weight", b + 1);
+          if (!add_norm (model, n, channels, error) || !add_conv (model, c, channels / 2, channels, 1, error))
+            return FALSE;
+          channels /= 2;
+        }
     }
+  self->features = channels;
+  return add_norm (model, "features.norm5", channels, error) &&
+         cxr_model_add_parameter (model, "classifier.weight", (const gint64[]) { self->n_classes, channels }, 2,
+                                  error) &&
+         cxr_model_add_parameter (model, "classifier.bias", (const gint64[]) { self->n_classes }, 1, error);
+}
+
+/* ------------------------------------------------------------- forward */
+
+static CxrTensor *
+param (CxrDensenet *self, const gchar *base, const gchar *part)
+{
+  g_autofree gchar *name = part ? g_strdup_printf ("%s.%s", base, part) : g_strdup (base);
+  CxrTensor *t = cxr_model_get_parameter (CXR_MODEL (self), name);
+  g_assert (t != NULL); /* declared by configure */
   return t;
 }
 
-static gboolean
-cxr_densenet_load (CxrModel *model, GError **error)
-{
-  CxrDensenet *self = CXR_DENSENET (model);
-  const gchar *path = cxr_model_get_weights (model);
-  g_autoptr (CxrSafetensors) file = NULL;
-  g_auto (GStrv) names = NULL;
-  g_autofree gchar *prefix = NULL, *in_folder = NULL;
-  CxrTensor *fc;
-
-  if (path == NULL || *path == '\0')
-    {
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_CONFIG, "no weights: set weights=FILE.safetensors");
-      return FALSE;
-    }
-  if (g_file_test (path, G_FILE_TEST_IS_DIR))
-    path = in_folder = g_build_filename (path, "model.safetensors", NULL);
-  if ((file = cxr_safetensors_open (path, error)) == NULL)
-    return FALSE;
-  names = cxr_safetensors_list_names (file);
-  for (guint i = 0; names[i] && prefix == NULL; i++)
-    if (g_str_has_suffix (names[i], "features.conv0.weight"))
-      prefix = g_strndup (names[i], strlen (names[i]) - strlen ("features.conv0.weight"));
-  if (prefix == NULL)
-    {
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
-                   "%s: no tensor \"features.conv0.weight\": not a torchvision DenseNet", path);
-      return FALSE;
-    }
-  for (guint i = 0; names[i]; i++)
-    {
-      g_autoptr (CxrTensor) raw = NULL;
-      CxrTensor *f32;
-      if (!g_str_has_prefix (names[i], prefix) || g_str_has_suffix (names[i], "num_batches_tracked"))
-        continue;
-      if ((raw = cxr_safetensors_get_tensor (file, names[i], error)) == NULL ||
-          (f32 = cxr_tensor_to_dtype (raw, CXR_DTYPE_F32, error)) == NULL)
-        return FALSE;
-      g_hash_table_replace (self->tensors, g_strdup (names[i] + strlen (prefix)), f32);
-    }
-  /* the architecture, from the names */
-  self->n_blocks = 0;
-  for (guint b = 1; b <= G_N_ELEMENTS (self->layers); b++)
-    {
-      g_autofree gchar *first = g_strdup_printf ("features.denseblock%u.denselayer1.conv1.weight", b);
-      guint l = 0;
-      if (param (self, first) == NULL)
-        break;
-      for (;;)
-        {
-          g_autofree gchar *next = g_strdup_printf ("features.denseblock%u.denselayer%u.conv1.weight", b, l + 1);
-          if (param (self, next) == NULL)
-            break;
-          l++;
-        }
-      self->layers[self->n_blocks++] = l;
-    }
-  if (self->n_blocks == 0)
-    {
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,
-                   "%s: no tensor \"features.denseblock1.denselayer1.conv1.weight\": no dense blocks", path);
-      return FALSE;
-    }
-  if (need (self, "features.conv0.weight", 4, error) == NULL || (fc = need (self, "classifier.weight", 2, error)) == NULL ||
-      need (self, "classifier.bias", 1, error) == NULL)
-    return FALSE;
-  self->n_classes = (guint) cxr_tensor_get_dim (fc, 0);
-  self->in_channels = (guint) cxr_tensor_get_dim (param (self, "features.conv0.weight"), 1);
-  if (self->in_channels != 1 && self->in_channels != 3)
-    {
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_SHAPE_MISMATCH,
-                   "%s: features.conv0.weight takes %u channels; a radiograph has 1 (or 3, replicated)", path,
-                   self->in_channels);
-      return FALSE;
-    }
-  return TRUE;
-}
-
-/* relu (batch_norm (x)) */
+/* relu (batch_norm (x)): the batch's statistics when training (the running
+ * ones move), the running ones otherwise */
 static CxrTensor *
-norm_relu (CxrDensenet *self, CxrTensor *x, const gchar *base, GError **error)
+norm_relu (CxrDensenet *self, CxrTape *tape, CxrTensor *x, const gchar *base, GError **error)
 {
-  Norm n;
   g_autoptr (CxrTensor) y = NULL;
 
-  if (!norm_of (self, base, &n, error) ||
-      (y = cxr_op_batch_norm (NULL, x, n.mean, n.var, n.weight, n.bias, 1e-5f, error)) == NULL)
-    return NULL;
-  return cxr_op_relu (NULL, y, error);
+  if (tape != NULL)
+    y = cxr_op_batch_norm_train (tape, x, param (self, base, "weight"), param (self, base, "bias"),
+                                 param (self, base, "running_mean"), param (self, base, "running_var"), 0.1f, 1e-5f,
+                                 error);
+  else
+    y = cxr_op_batch_norm (NULL, x, param (self, base, "running_mean"), param (self, base, "running_var"),
+                           param (self, base, "weight"), param (self, base, "bias"), 1e-5f, error);
+  return y ? cxr_op_relu (tape, y, error) : NULL;
 }
 
 static CxrTensor *
-conv (CxrDensenet *self, CxrTensor *x, const gchar *name, guint stride, guint padding, GError **error)
+conv (CxrDensenet *self, CxrTape *tape, CxrTensor *x, const gchar *name, guint stride, guint padding, GError **error)
 {
-  CxrTensor *w = need (self, name, 4, error);
-  return w ? cxr_op_conv2d (NULL, x, w, NULL, stride, padding, error) : NULL;
+  return cxr_op_conv2d (tape, x, param (self, name, NULL), NULL, stride, padding, error);
 }
 
 /**
  * cxr_densenet_forward:
- * @self: a loaded model
- * @images: F32 [N, 3, H, W], normalised as the network was trained
- * @features: (out) (optional) (transfer full): the pooled features [N, C]
+ * @self: a prepared model
+ * @tape: (nullable): where to record, for training: batch norm then
+ *   normalises with the batch's statistics and updates the running ones,
+ *   as torch's train(); without a tape, the running statistics (eval())
+ * @images: F32 [N, C, H, W], normalised as the network was trained
+ * @features: (out) (optional) (transfer full): the pooled features [N, F]
  * @error: return location for a #GError
- *
- * Runs the network without recording anything.
  *
  * Returns: (transfer full): the logits [N, classes], or %NULL with @error set
  */
 CxrTensor *
-cxr_densenet_forward (CxrDensenet *self, CxrTensor *images, CxrTensor **features, GError **error)
+cxr_densenet_forward (CxrDensenet *self, CxrTape *tape, CxrTensor *images, CxrTensor **features, GError **error)
 {
   g_autoptr (CxrTensor) x = NULL, y = NULL, pooled = NULL, flat = NULL;
   gint64 n = cxr_tensor_get_dim (images, 0);
 
-  if ((y = conv (self, images, "features.conv0.weight", 2, 3, error)) == NULL ||
-      (x = norm_relu (self, y, "features.norm0", error)) == NULL)
+  if (cxr_tensor_get_ndim (images) != 4 || cxr_tensor_get_dim (images, 1) != self->in_channels)
+    {
+      g_autofree gchar *what = cxr_tensor_describe (images);
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "densenet: images are %s; the network takes [N, %u, "
+                   "H, W]", what, self->in_channels);
+      return NULL;
+    }
+  if ((y = conv (self, tape, images, "features.conv0.weight", 2, 3, error)) == NULL ||
+      (x = norm_relu (self, tape, y, "features.norm0", error)) == NULL)
     return NULL;
   g_clear_pointer (&y, cxr_tensor_unref);
-  if ((y = cxr_op_max_pool2d_full (NULL, x, 3, 2, 1, error)) == NULL) /* torchvision's stem */
+  if ((y = cxr_op_max_pool2d_full (tape, x, 3, 2, 1, error)) == NULL) /* torchvision's stem */
     return NULL;
   g_clear_pointer (&x, cxr_tensor_unref);
   x = g_steal_pointer (&y);
   for (guint b = 1; b <= self->n_blocks; b++)
     {
       g_autoptr (GPtrArray) parts = g_ptr_array_new_with_free_func ((GDestroyNotify) cxr_tensor_unref);
-      g_autofree gchar *transition = g_strdup_printf ("features.transition%u.conv.weight", b);
 
       g_ptr_array_add (parts, g_steal_pointer (&x));
       for (guint l = 1; l <= self->layers[b - 1]; l++)
@@ -244,38 +309,39 @@ cxr_densenet_forward (CxrDensenet *self, CxrTensor *images, CxrTensor **features
           CxrTensor *e;
 
           in = parts->len == 1 ? cxr_tensor_ref (g_ptr_array_index (parts, 0))
-                               : cxr_op_concat (NULL, (CxrTensor **) parts->pdata, parts->len, 1, error);
-          if (in == NULL || (a = norm_relu (self, in, n1, error)) == NULL ||
-              (c = conv (self, a, c1, 1, 0, error)) == NULL || (d = norm_relu (self, c, n2, error)) == NULL ||
-              (e = conv (self, d, c2, 1, 1, error)) == NULL)
+                               : cxr_op_concat (tape, (CxrTensor **) parts->pdata, parts->len, 1, error);
+          if (in == NULL || (a = norm_relu (self, tape, in, n1, error)) == NULL ||
+              (c = conv (self, tape, a, c1, 1, 0, error)) == NULL || (d = norm_relu (self, tape, c, n2, error)) == NULL ||
+              (e = conv (self, tape, d, c2, 1, 1, error)) == NULL)
             return NULL;
           g_ptr_array_add (parts, e);
         }
-      if ((x = cxr_op_concat (NULL, (CxrTensor **) parts->pdata, parts->len, 1, error)) == NULL)
+      if ((x = cxr_op_concat (tape, (CxrTensor **) parts->pdata, parts->len, 1, error)) == NULL)
         return NULL;
-      if (param (self, transition) != NULL)
+      if (b < self->n_blocks)
         {
           g_autofree gchar *tn = g_strdup_printf ("features.transition%u.norm", b);
+          g_autofree gchar *tc = g_strdup_printf ("features.transition%u.conv.weight", b);
           g_autoptr (CxrTensor) a = NULL, c = NULL;
-          if ((a = norm_relu (self, x, tn, error)) == NULL || (c = conv (self, a, transition, 1, 0, error)) == NULL)
+          if ((a = norm_relu (self, tape, x, tn, error)) == NULL || (c = conv (self, tape, a, tc, 1, 0, error)) == NULL)
             return NULL;
           g_clear_pointer (&x, cxr_tensor_unref);
-          if ((x = cxr_op_avg_pool2d (NULL, c, 2, 2, error)) == NULL)
+          if ((x = cxr_op_avg_pool2d (tape, c, 2, 2, error)) == NULL)
             return NULL;
         }
     }
-  if ((y = norm_relu (self, x, "features.norm5", error)) == NULL ||
-      (pooled = cxr_op_adaptive_avg_pool2d (NULL, y, 1, 1, error)) == NULL ||
-      (flat = cxr_op_reshape (NULL, pooled, (const gint64[]) { n, cxr_tensor_get_dim (pooled, 1) }, 2, error)) == NULL)
+  if ((y = norm_relu (self, tape, x, "features.norm5", error)) == NULL ||
+      (pooled = cxr_op_adaptive_avg_pool2d (tape, y, 1, 1, error)) == NULL ||
+      (flat = cxr_op_reshape (tape, pooled, (const gint64[]) { n, cxr_tensor_get_dim (pooled, 1) }, 2, error)) == NULL)
     return NULL;
   if (features != NULL)
     *features = cxr_tensor_ref (flat);
-  return cxr_op_linear (NULL, flat, param (self, "classifier.weight"), param (self, "classifier.bias"), error);
+  return cxr_op_linear (tape, flat, param (self, "classifier.weight", NULL), param (self, "classifier.bias", NULL), error);
 }
 
 /**
  * cxr_densenet_get_in_channels:
- * @self: a loaded model
+ * @self: a prepared model
  *
  * Returns: the channels of the input: 3 (torchvision, CheXNet) or 1
  *   (torchxrayvision)
@@ -288,7 +354,7 @@ cxr_densenet_get_in_channels (CxrDensenet *self)
 
 /**
  * cxr_densenet_get_n_classes:
- * @self: a loaded model
+ * @self: a prepared model
  *
  * Returns: the number of outputs (14 for a CheXpert classifier)
  */
@@ -298,11 +364,41 @@ cxr_densenet_get_n_classes (CxrDensenet *self)
   return self->n_classes;
 }
 
-/* Images [N, 1 or 3, H, W] in [0, 1] as the network takes them: its
- * channels (gray replicated), normalised with ImageNet's mean and
- * deviation, to [-1, 1], or to torchxrayvision's [-1024, 1024]. */
-static CxrTensor *
-network_input (CxrDensenet *self, CxrTensor *images, Normalize kind)
+/**
+ * cxr_densenet_parse_normalization:
+ * @name: imagenet, half or xrv
+ * @kind: (out): the normalisation
+ * @error: return location for a #GError
+ *
+ * Returns: %TRUE, or %FALSE with @error naming the choices
+ */
+gboolean
+cxr_densenet_parse_normalization (const gchar *name, CxrNormalization *kind, GError **error)
+{
+  const gchar *const names[] = { "imagenet", "half", "xrv", NULL };
+
+  for (guint i = 0; names[i]; i++)
+    if (g_strcmp0 (name, names[i]) == 0)
+      {
+        *kind = (CxrNormalization) i;
+        return TRUE;
+      }
+  g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "normalize is imagenet, half or xrv (\"%s\")", name);
+  return FALSE;
+}
+
+/**
+ * cxr_densenet_normalize:
+ * @self: a prepared model
+ * @images: F32 [N, 1 or 3, H, W] in [0, 1]
+ * @kind: the normalisation
+ *
+ * Returns: (transfer full): the images as the network takes them: its
+ *   channels (gray replicated), normalised with ImageNet's mean and
+ *   deviation, to [-1, 1], or to torchxrayvision's [-1024, 1024]
+ */
+CxrTensor *
+cxr_densenet_normalize (CxrDensenet *self, CxrTensor *images, CxrNormalization kind)
 {
   const gfloat mean[3] = { 0.485f, 0.456f, 0.406f }, std[3] = { 0.229f, 0.224f, 0.225f };
   gint64 n = cxr_tensor_get_dim (images, 0), h = cxr_tensor_get_dim (images, 2), w = cxr_tensor_get_dim (images, 3);
@@ -318,8 +414,8 @@ network_input (CxrDensenet *self, CxrTensor *images, Normalize kind)
       for (gsize k = 0; k < plane; k++)
         {
           gfloat g = s[((gsize) i * from + (from == 3 ? c : 0)) * plane + k];
-          d[((gsize) i * channels + c) * plane + k] = kind == NORMALIZE_IMAGENET ? (g - mean[c % 3]) / std[c % 3]
-                                                      : kind == NORMALIZE_HALF ? (g - 0.5f) / 0.5f
+          d[((gsize) i * channels + c) * plane + k] = kind == CXR_NORMALIZATION_IMAGENET ? (g - mean[c % 3]) / std[c % 3]
+                                                      : kind == CXR_NORMALIZATION_HALF ? (g - 0.5f) / 0.5f
                                                       : (2.0f * g - 1.0f) * 1024.0f;
         }
   return input;
@@ -335,8 +431,9 @@ cxr_densenet_embed (CxrImageEncoder *encoder, CxrTensor *images, GError **error)
 
   if ((sized = cxr_op_resize_bilinear (NULL, images, 224, 224, error)) == NULL)
     return NULL;
-  input = network_input (self, sized, self->in_channels == 3 ? NORMALIZE_IMAGENET : NORMALIZE_XRV);
-  if ((logits = cxr_densenet_forward (self, input, &features, error)) == NULL)
+  input = cxr_densenet_normalize (self, sized, self->in_channels == 3 ? CXR_NORMALIZATION_IMAGENET
+                                                                      : CXR_NORMALIZATION_XRV);
+  if ((logits = cxr_densenet_forward (self, NULL, input, &features, error)) == NULL)
     return NULL;
   return g_steal_pointer (&features);
 }
@@ -344,8 +441,7 @@ cxr_densenet_embed (CxrImageEncoder *encoder, CxrTensor *images, GError **error)
 static guint
 cxr_densenet_get_embedding_width (CxrImageEncoder *encoder)
 {
-  CxrTensor *norm = param (CXR_DENSENET (encoder), "features.norm5.weight");
-  return norm ? (guint) cxr_tensor_get_dim (norm, 0) : 0;
+  return CXR_DENSENET (encoder)->features;
 }
 
 static void
@@ -355,15 +451,9 @@ cxr_densenet_encoder_init (CxrImageEncoderInterface *iface)
   iface->get_embedding_width = cxr_densenet_get_embedding_width;
 }
 
-static void
-cxr_densenet_finalize (GObject *object)
-{
-  g_hash_table_unref (CXR_DENSENET (object)->tensors);
-  G_OBJECT_CLASS (cxr_densenet_parent_class)->finalize (object);
-}
-
-/* The harness's view: pixel_values (already normalised) to logits and
- * the pooled features. Inference only: batch norm uses running stats. */
+/* The harness's view: pixel_values (already normalised) to logits and the
+ * pooled features; with a tape, batch norm trains (see
+ * cxr_densenet_forward()). */
 static GHashTable *
 cxr_densenet_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **error)
 {
@@ -371,15 +461,8 @@ cxr_densenet_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **e
   g_autoptr (CxrTensor) pixels = NULL, logits = NULL, features = NULL;
   GHashTable *out;
 
-  if ((pixels = cxr_model_take_input (model, inputs, "pixel_values", CXR_DTYPE_F32, 4, error)) == NULL)
-    return NULL;
-  if (cxr_tensor_get_dim (pixels, 1) != self->in_channels)
-    {
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "densenet: pixel_values has %" G_GINT64_FORMAT
-                   " channels; the network takes %u", cxr_tensor_get_dim (pixels, 1), self->in_channels);
-      return NULL;
-    }
-  if ((logits = cxr_densenet_forward (self, pixels, &features, error)) == NULL)
+  if ((pixels = cxr_model_take_input (model, inputs, "pixel_values", CXR_DTYPE_F32, 4, error)) == NULL ||
+      (logits = cxr_densenet_forward (self, tape, pixels, &features, error)) == NULL)
     return NULL;
   out = cxr_model_new_tensor_table ();
   g_hash_table_insert (out, g_strdup ("logits"), g_steal_pointer (&logits));
@@ -403,21 +486,31 @@ cxr_densenet_class_init (CxrDensenetClass *klass)
   CxrModelClass *model_class = CXR_MODEL_CLASS (klass);
   static const gchar *const inputs[] = { "pixel_values", NULL };
   static const gchar *const outputs[] = { "logits", "pooler_output", NULL };
+  /* torchvision's counters, torchxrayvision's thresholds */
+  static const gchar *const ignored[] = { "*num_batches_tracked", "op_threshs", "upsample.*", NULL };
+  /* CheXNet's Sequential head, and the names of torchvision before 0.4 */
+  static const gchar *const aliases[] = { "classifier.weight", "classifier.0.weight",
+                                          "classifier.bias", "classifier.0.bias",
+                                          ".norm1.", ".norm.1.", ".norm2.", ".norm.2.",
+                                          ".conv1.", ".conv.1.", ".conv2.", ".conv.2.", NULL };
 
-  G_OBJECT_CLASS (klass)->finalize = cxr_densenet_finalize;
-  model_class->load = cxr_densenet_load;
+  model_class->configure = cxr_densenet_configure;
+  model_class->infer_config = cxr_densenet_infer_config;
   model_class->forward = cxr_densenet_run;
   model_class->example_inputs = cxr_densenet_example_inputs;
-  model_class->description = "DenseNet as torchvision and torchxrayvision build it (CheXNet); inference, "
-                             "architecture read from the weights";
+  model_class->description = "DenseNet as torchvision and torchxrayvision build it (CheXNet); architecture read "
+                             "from the weights, or a config.json of torchvision's arguments";
   model_class->required_inputs = inputs;
   model_class->outputs = outputs;
+  model_class->default_config = "{\"growth_rate\": 32, \"block_config\": [6, 12, 24, 16], \"num_init_features\": 64, "
+                                "\"bn_size\": 4, \"num_classes\": 14, \"in_channels\": 3}";
+  model_class->ignored_tensors = ignored;
+  model_class->tensor_aliases = aliases;
 }
 
 static void
 cxr_densenet_init (CxrDensenet *self)
 {
-  self->tensors = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, (GDestroyNotify) cxr_tensor_unref);
 }
 
 /* ------------------------------------------------------------- classify */
@@ -426,7 +519,7 @@ struct _CxrClassify {
   CxrStage parent_instance;
   CxrModel *model;
   gchar *image_field, *scores_field, *activation, *normalize;
-  Normalize normalize_kind; /* resolved from normalize by prepare */
+  CxrNormalization normalize_kind; /* resolved from normalize by prepare */
 };
 
 enum { P_0, P_MODEL, P_IMAGE_FIELD, P_SCORES_FIELD, P_ACTIVATION, P_NORMALIZE, N_P };
@@ -445,16 +538,14 @@ cxr_classify_prepare (CxrStage *stage, GError **error)
                    "type densenet");
       return FALSE;
     }
-  if (!g_strv_contains ((const gchar *const[]) { "sigmoid", "none", NULL }, self->activation ? self->activation : "") ||
-      !g_strv_contains ((const gchar *const[]) { "imagenet", "half", "xrv", NULL }, self->normalize ? self->normalize : ""))
+  if (!g_strv_contains ((const gchar *const[]) { "sigmoid", "none", NULL }, self->activation ? self->activation : ""))
     {
-      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "activation is sigmoid or none (\"%s\"); "
-                   "normalize is imagenet, half or xrv (\"%s\")", self->activation, self->normalize);
+      g_set_error (error, CXR_STAGE_ERROR, CXR_STAGE_ERROR_FAILED, "activation is sigmoid or none (\"%s\")",
+                   self->activation);
       return FALSE;
     }
-  self->normalize_kind = g_str_equal (self->normalize, "imagenet") ? NORMALIZE_IMAGENET
-                        : g_str_equal (self->normalize, "half") ? NORMALIZE_HALF : NORMALIZE_XRV;
-  return cxr_model_prepare (self->model, error);
+  return cxr_densenet_parse_normalization (self->normalize, &self->normalize_kind, error) &&
+         cxr_model_prepare (self->model, error);
 }
 
 static gboolean
@@ -469,8 +560,8 @@ cxr_classify_transform (CxrStage *stage, CxrBatch *batch, GError **error)
     return FALSE;
   if (n == 0)
     return TRUE;
-  input = network_input (model, images, self->normalize_kind);
-  if ((logits = cxr_densenet_forward (model, input, NULL, error)) == NULL)
+  input = cxr_densenet_normalize (model, images, self->normalize_kind);
+  if ((logits = cxr_densenet_forward (model, NULL, input, NULL, error)) == NULL)
     return FALSE;
   if (g_str_equal (self->activation, "sigmoid"))
     scores = cxr_op_sigmoid (NULL, logits, error);

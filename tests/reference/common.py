@@ -37,6 +37,31 @@ def save_safetensors(path, tensors, dtype=None):
         fp.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
+def load_safetensors(path):
+    """The tensors of a safetensors file as numpy arrays (F32, F64, I64)."""
+    import numpy as np
+    kinds = {"F32": np.float32, "F64": np.float64, "I64": np.int64}
+    with open(path, "rb") as fp:
+        n = struct.unpack("<Q", fp.read(8))[0]
+        header = json.loads(fp.read(n))
+        data = fp.read()
+    return {k: np.frombuffer(data[v["data_offsets"][0]:v["data_offsets"][1]], dtype=kinds[v["dtype"]]).reshape(v["shape"])
+            for k, v in header.items() if k != "__metadata__" and v["dtype"] in kinds}
+
+
+def randomize_batch_norms(net):
+    """Batch norms with random affine parameters and running statistics,
+    so that tests exercise them (fresh ones are the identity)."""
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.2, 0.2)
+                m.running_var.uniform_(0.5, 1.5)
+                m.weight.uniform_(0.5, 1.5)
+                m.bias.uniform_(-0.2, 0.2)
+    return net
+
+
 def random_params(shapes, seed):
     """Random float32 parameters: norms near 1, the rest small."""
     g = torch.Generator().manual_seed(seed)

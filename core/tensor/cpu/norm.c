@@ -336,6 +336,29 @@ cxr_op_group_norm (CxrTape *tape, CxrTensor *x, guint groups, CxrTensor *weight,
   return norm (tape, "group_norm", x, weight, bias, eps, &l);
 }
 
+/* Records a batch norm (inference or training) with what its backward
+ * needs: the per-channel mean and 1/std used (taken), and the layout. */
+static void
+record_batch_norm (CxrTape *tape, const gchar *name, CxrBackwardFunc backward, CxrTensor *out, CxrTensor *x,
+                   CxrTensor *weight, CxrTensor *bias, CxrTensor *mean, CxrTensor *rstd, gint64 n, gint64 c,
+                   gint64 inner)
+{
+  CxrTensor *inputs[] = { x, weight, bias };
+  CxrNode *node = _cxr_tape_record (tape, name, backward, out, inputs, 3);
+
+  if (node == NULL)
+    {
+      cxr_tensor_unref (mean);
+      cxr_tensor_unref (rstd);
+      return;
+    }
+  node->saved[0] = mean;
+  node->saved[1] = rstd;
+  node->i[0] = n;
+  node->i[1] = c;
+  node->i[2] = inner;
+}
+
 static void
 batch_norm_backward (CxrNode *node)
 {
@@ -385,7 +408,6 @@ cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var,
   CxrTensor *out, *m, *rstd;
   const gfloat *vx, *vm, *vv, *vw, *vb;
   gfloat *o, *pm, *pr;
-  CxrNode *node;
 
   if (!_cxr_check_input (x, "batch_norm", "x", error))
     return NULL;
@@ -429,22 +451,144 @@ cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var,
       for (gint64 j = 0; j < inner; j++)
         o[i * inner + j] = (vx[i * inner + j] - pm[ch]) * pr[ch] * (vw ? vw[ch] : 1.0f) + (vb ? vb[ch] : 0.0f);
     }
-  {
-    CxrTensor *inputs[] = { x, weight, bias };
-    node = _cxr_tape_record (tape, "batch_norm", batch_norm_backward, out, inputs, 3);
-  }
-  if (node)
+  record_batch_norm (tape, "batch_norm", batch_norm_backward, out, x, weight, bias, m, rstd, n, c, inner);
+  return out;
+}
+
+static void
+batch_norm_train_backward (CxrNode *node)
+{
+  CxrTensor *x = g_ptr_array_index (node->in, 0), *w = g_ptr_array_index (node->in, 1);
+  CxrTensor *b = g_ptr_array_index (node->in, 2);
+  const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out));
+  const gfloat *mean = _cxr_f32 (node->saved[0]), *rstd = _cxr_f32 (node->saved[1]);
+  const gfloat *vx = _cxr_f32 (x), *vw = w ? _cxr_f32 (w) : NULL;
+  gfloat *dx = _cxr_grad (x), *dw = _cxr_grad (w), *db = _cxr_grad (b);
+  gint64 n = node->i[0], c = node->i[1], inner = node->i[2];
+  gdouble count = (gdouble) (n * inner);
+
+#pragma omp parallel for schedule(static)
+  for (gint64 ch = 0; ch < c; ch++)
     {
-      node->saved[0] = m;
-      node->saved[1] = rstd;
-      node->i[0] = n;
-      node->i[1] = c;
-      node->i[2] = inner;
+      gdouble sum_dy = 0, sum_dy_xhat = 0;
+      gfloat scale;
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 j = 0; j < inner; j++)
+          {
+            gint64 at = (i * c + ch) * inner + j;
+            sum_dy += dy[at];
+            sum_dy_xhat += (gdouble) dy[at] * (vx[at] - mean[ch]) * rstd[ch];
+          }
+      if (dw)
+        dw[ch] += (gfloat) sum_dy_xhat;
+      if (db)
+        db[ch] += (gfloat) sum_dy;
+      if (dx == NULL)
+        continue;
+      /* dx = w rstd / M (M dy - sum dy - xhat sum (dy xhat)) */
+      scale = (vw ? vw[ch] : 1.0f) * rstd[ch];
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 j = 0; j < inner; j++)
+          {
+            gint64 at = (i * c + ch) * inner + j;
+            gdouble xhat = (vx[at] - mean[ch]) * rstd[ch];
+            dx[at] += (gfloat) (scale * (dy[at] - sum_dy / count - xhat * sum_dy_xhat / count));
+          }
     }
-  else
+}
+
+/**
+ * cxr_op_batch_norm_train:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @x: an F32 tensor [N, C, ...]
+ * @weight: (nullable): F32 [C]
+ * @bias: (nullable): F32 [C]
+ * @running_mean: (nullable): F32 [C], updated in place
+ * @running_var: (nullable): F32 [C], updated in place
+ * @momentum: the weight of this batch in the running statistics (0.1)
+ * @eps: added to the variance
+ * @error: return location for a #GError
+ *
+ * Batch norm in training mode, as torch.nn.BatchNorm2d in train(): each
+ * channel normalised with the mean and (biased) variance of the batch,
+ * and the running statistics moved towards them (the variance unbiased):
+ * running = (1 - momentum) running + momentum batch. Gradients flow to
+ * @x (through the batch statistics), @weight and @bias.
+ *
+ * Returns: (transfer full): the normalised tensor, or %NULL with @error
+ *   set (also when a channel has a single value)
+ */
+CxrTensor *
+cxr_op_batch_norm_train (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, CxrTensor *running_mean,
+                         CxrTensor *running_var, gfloat momentum, gfloat eps, GError **error)
+{
+  gint64 n, c, inner, count;
+  CxrTensor *out, *m, *rstd;
+  const gfloat *vx, *vw, *vb;
+  gfloat *o, *pm, *pr, *rm, *rv;
+
+  if (!_cxr_check_input (x, "batch_norm_train", "x", error))
+    return NULL;
+  if (cxr_tensor_get_ndim (x) < 2)
     {
-      cxr_tensor_unref (m);
-      cxr_tensor_unref (rstd);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "batch_norm_train: x needs [N, C, ...]");
+      return NULL;
     }
+  n = cxr_tensor_get_dim (x, 0);
+  c = cxr_tensor_get_dim (x, 1);
+  inner = _cxr_numel (x) / MAX (n * c, 1);
+  count = n * inner;
+  if (!check_vector (weight, c, "batch_norm_train", "weight", error) ||
+      !check_vector (bias, c, "batch_norm_train", "bias", error) ||
+      !check_vector (running_mean, c, "batch_norm_train", "running_mean", error) ||
+      !check_vector (running_var, c, "batch_norm_train", "running_var", error))
+    return NULL;
+  if (count < 2)
+    {
+      g_autofree gchar *d = cxr_tensor_describe (x);
+      g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE,
+                   "batch_norm_train: x %s has one value per channel; training needs a batch of more", d);
+      return NULL;
+    }
+  out = cxr_tensor_new_like (x);
+  m = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
+  rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
+  vx = _cxr_f32 (x);
+  vw = weight ? _cxr_f32 (weight) : NULL;
+  vb = bias ? _cxr_f32 (bias) : NULL;
+  rm = running_mean ? _cxr_f32 (running_mean) : NULL;
+  rv = running_var ? _cxr_f32 (running_var) : NULL;
+  o = _cxr_f32 (out);
+  pm = _cxr_f32 (m);
+  pr = _cxr_f32 (rstd);
+#pragma omp parallel for schedule(static)
+  for (gint64 ch = 0; ch < c; ch++)
+    {
+      gdouble sum = 0, sq = 0, mean, var;
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 j = 0; j < inner; j++)
+          sum += vx[(i * c + ch) * inner + j];
+      mean = sum / count;
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 j = 0; j < inner; j++)
+          {
+            gdouble d = vx[(i * c + ch) * inner + j] - mean;
+            sq += d * d;
+          }
+      var = sq / count;
+      pm[ch] = (gfloat) mean;
+      pr[ch] = (gfloat) (1.0 / sqrt (var + eps));
+      if (rm)
+        rm[ch] = (1.0f - momentum) * rm[ch] + momentum * (gfloat) mean;
+      if (rv)
+        rv[ch] = (1.0f - momentum) * rv[ch] + momentum * (gfloat) (sq / (count - 1));
+      for (gint64 i = 0; i < n; i++)
+        for (gint64 j = 0; j < inner; j++)
+          {
+            gint64 at = (i * c + ch) * inner + j;
+            o[at] = (vx[at] - pm[ch]) * pr[ch] * (vw ? vw[ch] : 1.0f) + (vb ? vb[ch] : 0.0f);
+          }
+    }
+  record_batch_norm (tape, "batch_norm_train", batch_norm_train_backward, out, x, weight, bias, m, rstd, n, c, inner);
   return out;
 }

@@ -420,6 +420,87 @@ cxr_op_mse (CxrTape *tape, CxrTensor *prediction, CxrTensor *target, GError **er
   return out;
 }
 
+static void
+bce_backward (CxrNode *node)
+{
+  CxrTensor *z = g_ptr_array_index (node->in, 0), *y = g_ptr_array_index (node->in, 1);
+  CxrTensor *mask = node->saved[0];
+  gfloat *dz = _cxr_grad (z), *dy = _cxr_grad (y);
+  const gfloat *vz = _cxr_f32 (z), *vy = _cxr_f32 (y), *vm = mask ? _cxr_f32 (mask) : NULL;
+  gint64 n = _cxr_numel (z);
+  gdouble g = _cxr_f32 (cxr_tensor_get_grad (node->out))[0] * node->f[0];
+
+  for (gint64 i = 0; i < n; i++)
+    {
+      gdouble w = vm ? vm[i] : 1.0;
+      if (w == 0)
+        continue;
+      /* d/dz = sigmoid(z) - y, d/dy = -z */
+      if (dz)
+        dz[i] += (gfloat) (g * w * (1.0 / (1.0 + exp (-(gdouble) vz[i])) - vy[i]));
+      if (dy)
+        dy[i] -= (gfloat) (g * w * vz[i]);
+    }
+}
+
+/**
+ * cxr_op_binary_cross_entropy_logits:
+ * @tape: (nullable): where to record the op; %NULL records nothing
+ * @logits: an F32 tensor
+ * @targets: F32 of the same shape, in [0, 1]
+ * @mask: (nullable): F32 of the same shape: 1 where the element counts, 0
+ *   where it does not (an uncertain or missing label)
+ * @error: return location for a #GError
+ *
+ * Binary cross-entropy of sigmoid(@logits) against @targets, computed
+ * stably from the logits (max(z, 0) - z y + log(1 + exp(-|z|))), as
+ * torch.nn.functional.binary_cross_entropy_with_logits; the mean over the
+ * elements @mask keeps. Gradients flow to @logits (and @targets).
+ *
+ * Returns: (transfer full): the mean loss, a scalar (0 when the mask keeps
+ *   nothing), or %NULL with @error set
+ */
+CxrTensor *
+cxr_op_binary_cross_entropy_logits (CxrTape *tape, CxrTensor *logits, CxrTensor *targets, CxrTensor *mask,
+                                    GError **error)
+{
+  const gfloat *z, *y, *m;
+  gdouble sum = 0, count = 0;
+  gint64 n;
+  CxrTensor *out;
+  CxrNode *node;
+
+  if (!_cxr_check_input (logits, "binary_cross_entropy", "logits", error) ||
+      !_cxr_check_input (targets, "binary_cross_entropy", "targets", error) ||
+      !_cxr_check_shape_equal (logits, targets, "binary_cross_entropy", error) ||
+      (mask && (!_cxr_check_input (mask, "binary_cross_entropy", "mask", error) ||
+                !_cxr_check_shape_equal (logits, mask, "binary_cross_entropy", error))))
+    return NULL;
+  n = _cxr_numel (logits);
+  z = _cxr_f32 (logits);
+  y = _cxr_f32 (targets);
+  m = mask ? _cxr_f32 (mask) : NULL;
+  for (gint64 i = 0; i < n; i++)
+    {
+      gdouble w = m ? m[i] : 1.0, v = z[i];
+      if (w == 0)
+        continue;
+      sum += w * (MAX (v, 0.0) - v * y[i] + log1p (exp (-fabs (v))));
+      count += w;
+    }
+  out = scalar (count > 0 ? sum / count : 0.0);
+  {
+    CxrTensor *inputs[] = { logits, targets };
+    node = _cxr_tape_record (tape, "binary_cross_entropy", bce_backward, out, inputs, 2);
+  }
+  if (node)
+    {
+      node->saved[0] = mask ? cxr_tensor_ref (mask) : NULL;
+      node->f[0] = count > 0 ? 1.0 / count : 0.0;
+    }
+  return out;
+}
+
 static gboolean
 read_targets (CxrTensor *targets, gint64 **out, GError **error)
 {
