@@ -719,7 +719,7 @@ cxr_pipeline_validate (CxrPipeline *self, GError **error)
               CxrLink *link = g_ptr_array_index (self->links, j);
               fed = link->down == stage && link->down_port == port;
             }
-          if (!fed)
+          if (!fed && !cxr_stage_class_get_port_optional (CXR_STAGE_GET_CLASS (stage), port))
             {
               const gchar *port_name =
                 cxr_stage_class_get_port_name (CXR_STAGE_GET_CLASS (stage), CXR_PORT_INPUT, port);
@@ -762,6 +762,8 @@ cxr_pipeline_validate (CxrPipeline *self, GError **error)
               if (link->down == stage && link->down_port == port)
                 feed = link;
             }
+          if (feed == NULL)
+            continue; /* an optional input left unlinked */
           carried = g_ptr_array_index (((StageFields *) g_hash_table_lookup (fields, feed->up))->out_fields,
                                        feed->up_port);
           for (guint k = 0; needed[k]; k++)

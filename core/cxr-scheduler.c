@@ -169,6 +169,7 @@ typedef struct {
   CxrStage *stage;
   Queue *queue;       /* NULL for a source */
   guint n_inputs;
+  guint n_linked; /* inputs fed by a link: the end-of-streams to wait for */
   GPtrArray *outputs; /* per output port: GArray of Consumer */
   GThread *thread;
   gboolean is_terminal;
@@ -386,7 +387,7 @@ node_thread (gpointer data)
   else if (ok)
     {
       guint ended = 0;
-      while (ended < node->n_inputs)
+      while (ended < node->n_linked)
         {
           Item *item = queue_pop (node->queue);
           CxrFlowReturn ret;
@@ -395,8 +396,14 @@ node_thread (gpointer data)
             break; /* flushing */
           if (item->batch == NULL)
             {
+              guint port = item->port;
               ended++;
               g_free (item);
+              if (klass->input_ended != NULL && !klass->input_ended (stage, port, &error))
+                {
+                  ok = FALSE;
+                  break;
+                }
               continue;
             }
           _cxr_stage_count_in (stage, cxr_batch_get_size (item->batch));
@@ -411,7 +418,7 @@ node_thread (gpointer data)
           if (ret == CXR_FLOW_CANCELLED || ret == CXR_FLOW_EOS)
             break;
         }
-      completed = ok && ended == node->n_inputs;
+      completed = ok && ended == node->n_linked;
     }
   if (ok && completed && !g_cancellable_is_cancelled (run->cancellable))
     {
@@ -725,6 +732,7 @@ cxr_scheduler_run (CxrScheduler *self, GCancellable *cancellable, GError **error
       Consumer consumer = { down->queue, link->down_port };
       g_array_append_val (g_ptr_array_index (up->outputs, link->up_port), consumer);
       up->is_terminal = FALSE;
+      down->n_linked++;
     }
 
   run_handler = g_cancellable_connect (run.cancellable, G_CALLBACK (run_on_cancelled), &run, NULL);

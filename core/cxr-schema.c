@@ -298,7 +298,11 @@ write_type (Json *j, CxrRegistry *registry, const gchar *factory, gboolean is_st
           json_open (j, '{');
           json_string_member (j, "type", "string");
           if (description)
-            json_string_member (j, "description", description);
+            {
+              g_autofree gchar *text = cxr_stage_class_get_port_optional (sklass, p)
+                                         ? g_strdup_printf ("%s (optional)", description) : g_strdup (description);
+              json_string_member (j, "description", text);
+            }
           json_close (j, '}');
         }
     }

@@ -28,6 +28,7 @@ typedef struct {
   gchar *description;
   gchar **fields;
   gboolean passthrough;
+  gboolean optional; /* an input the pipeline may leave unlinked */
 } CxrPortTemplate;
 
 typedef struct {
@@ -185,6 +186,32 @@ cxr_stage_class_add_input (CxrStageClass *klass, const gchar *name, const gchar 
 }
 
 /**
+ * cxr_stage_class_add_optional_input:
+ * @klass: a stage class
+ * @name: the port name, unique among the class's inputs
+ * @fields: (nullable): the batch fields the stage needs on this port
+ * @description: (nullable): what comes in, for people
+ *
+ * Adds an input port that a pipeline may leave unlinked (a trainer's
+ * "validate"): the run then waits only for the linked inputs to end.
+ * Optional inputs come after the required ones.
+ */
+void
+cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name, const gchar *fields,
+                                    const gchar *description)
+{
+  GPtrArray *inputs;
+
+  g_return_if_fail (CXR_IS_STAGE_CLASS (klass));
+  g_return_if_fail (name != NULL);
+  inputs = class_data_ensure (klass)->inputs;
+  g_return_if_fail (inputs->len > 0); /* port 0 is what input= links */
+  add_port (klass, inputs, name, fields, FALSE, description);
+  ((CxrPortTemplate *) g_ptr_array_index (inputs, inputs->len - 1))->optional = TRUE;
+}
+
+
+/**
  * cxr_stage_class_add_output:
  * @klass: a stage class
  * @name: the port name, unique among the class's outputs
@@ -323,6 +350,23 @@ cxr_stage_class_get_port_passthrough (CxrStageClass *klass, guint port)
   g_return_val_if_fail (CXR_IS_STAGE_CLASS (klass), FALSE);
   templ = class_port (klass, CXR_PORT_OUTPUT, port);
   return templ ? templ->passthrough : FALSE;
+}
+
+/**
+ * cxr_stage_class_get_port_optional:
+ * @klass: a stage class
+ * @port: an input port index
+ *
+ * Returns: whether a pipeline may leave input @port unlinked
+ */
+gboolean
+cxr_stage_class_get_port_optional (CxrStageClass *klass, guint port)
+{
+  CxrPortTemplate *templ;
+
+  g_return_val_if_fail (CXR_IS_STAGE_CLASS (klass), FALSE);
+  templ = class_port (klass, CXR_PORT_INPUT, port);
+  return templ ? templ->optional : FALSE;
 }
 
 /**

@@ -64,6 +64,9 @@ G_DECLARE_DERIVABLE_TYPE (CxrStage, cxr_stage, CXR, STAGE, GObject)
  * @get_port_fields: the batch fields a port needs (input) or adds
  *   (output). The default returns those of the class's port template;
  *   stages whose fields depend on their properties override it.
+ * @input_ended: called when the stream of input @port has ended, before
+ *   the other inputs may have (a trainer's validation set is complete).
+ *   %NULL by default.
  *
  * The virtual functions of a stage. Every one runs on the stage's own
  * thread, one at a time.
@@ -77,9 +80,10 @@ struct _CxrStageClass {
   gboolean (*finish) (CxrStage *self, GError **error);
   void (*stop) (CxrStage *self, gboolean completed);
   gchar **(*get_port_fields) (CxrStage *self, CxrPortDirection direction, guint port);
+  gboolean (*input_ended) (CxrStage *self, guint port, GError **error);
 
   /*< private >*/
-  gpointer padding[16];
+  gpointer padding[15];
 };
 
 /* Class setup, from class_init. */
@@ -88,6 +92,8 @@ void cxr_stage_class_set_metadata (CxrStageClass *klass, const gchar *long_name,
                                    const gchar *author);
 void cxr_stage_class_add_input (CxrStageClass *klass, const gchar *name,
                                 const gchar *fields, const gchar *description);
+void cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name,
+                                         const gchar *fields, const gchar *description);
 void cxr_stage_class_add_output (CxrStageClass *klass, const gchar *name,
                                  const gchar *fields, gboolean passthrough,
                                  const gchar *description);
@@ -100,6 +106,7 @@ const gchar *cxr_stage_class_get_port_name (CxrStageClass *klass, CxrPortDirecti
 const gchar *cxr_stage_class_get_port_description (CxrStageClass *klass,
                                                    CxrPortDirection direction, guint port);
 gboolean cxr_stage_class_get_port_passthrough (CxrStageClass *klass, guint port);
+gboolean cxr_stage_class_get_port_optional (CxrStageClass *klass, guint port);
 gint cxr_stage_class_find_port (CxrStageClass *klass, CxrPortDirection direction,
                                 const gchar *name);
 

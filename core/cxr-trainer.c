@@ -44,6 +44,15 @@
  * With `evaluate=true` the stage only measures: forward passes without
  * gradients, no optimiser, nothing written; the loss and metric fields
  * are those of the model as it was loaded (say, on the validate split).
+ *
+ * Validation inside the run: a trainer's optional input "validate"
+ * (`input.validate=STAGE` in a pipeline, say a source of the validate
+ * split) is kept in memory, not passed on. Once that stream has ended,
+ * the stage measures the mean loss over all of it (forward passes without
+ * gradients, as `evaluate=true`, with the same randomness each time),
+ * then again every `validate-every` steps and at the end; each
+ * measurement is a message and, with `validation-log`, a row of a CSV
+ * (step, loss, samples) written when the run completes.
  */
 
 typedef struct {
@@ -60,6 +69,14 @@ typedef struct {
   guint in_accumulation;
   gdouble loss_sum;
   guint64 loss_count;
+
+  /* validation inside the run */
+  gchar *validation_log;
+  guint validate_every;
+  GPtrArray *validation;     /* CxrBatch, from the "validate" input */
+  gboolean validation_ready; /* that input has ended */
+  guint64 validated_at;      /* the step last measured, G_MAXUINT64 for none */
+  GString *validation_rows;  /* the CSV's rows */
 } CxrTrainerPrivate;
 
 G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (CxrTrainer, cxr_trainer, CXR_TYPE_STAGE)
@@ -67,7 +84,12 @@ G_DEFINE_ABSTRACT_TYPE_WITH_PRIVATE (CxrTrainer, cxr_trainer, CXR_TYPE_STAGE)
 #define PRIV(self) ((CxrTrainerPrivate *) cxr_trainer_get_instance_private (CXR_TRAINER (self)))
 
 enum { P_0, P_CHECKPOINT, P_OUTPUT, P_LR, P_LR_SCHEDULE, P_WEIGHT_DECAY, P_MAX_GRAD_NORM, P_EMA_DECAY, P_ACCUMULATE,
-       P_WARMUP, P_CHECKPOINT_EVERY, P_MAX_STEPS, P_SEED, P_RESUME, P_EVALUATE, N_P };
+       P_WARMUP, P_CHECKPOINT_EVERY, P_MAX_STEPS, P_SEED, P_RESUME, P_EVALUATE, P_VALIDATE_EVERY, P_VALIDATION_LOG,
+       N_P };
+
+/* the micro-batch index validation batch i is measured with: the same
+ * randomness at every measurement, apart from the training's */
+#define VALIDATION_MICRO(i) ((G_GUINT64_CONSTANT (1) << 62) + (i))
 static GParamSpec *props[N_P];
 
 static CxrParamSet *
@@ -134,6 +156,10 @@ cxr_trainer_prepare (CxrStage *stage, GError **error)
   p->in_accumulation = 0;
   p->loss_sum = 0;
   p->loss_count = 0;
+  g_ptr_array_set_size (p->validation, 0);
+  p->validation_ready = FALSE;
+  p->validated_at = G_MAXUINT64;
+  g_string_assign (p->validation_rows, "step,loss,samples\n");
   g_clear_object (&p->adamw);
   g_clear_object (&p->ema);
   p->params = cxr_model_get_parameters (p->model);
@@ -254,6 +280,62 @@ cxr_trainer_get_lr_at (CxrTrainer *self, guint64 step)
   return p->lr;
 }
 
+/* The mean loss over the validation batches, without gradients. */
+static gboolean
+validate (CxrTrainer *self, GError **error)
+{
+  CxrTrainerPrivate *p = PRIV (self);
+  CxrTrainerClass *klass = CXR_TRAINER_GET_CLASS (self);
+  gdouble sum = 0;
+  guint64 count = 0;
+  gchar buf[G_ASCII_DTOSTR_BUF_SIZE];
+
+  if (p->validation->len == 0 || p->validated_at == p->step)
+    return TRUE;
+  for (guint i = 0; i < p->validation->len; i++)
+    {
+      CxrBatch *batch = g_ptr_array_index (p->validation, i);
+      g_autoptr (CxrTensor) loss = NULL;
+      if (!klass->compute_loss (self, batch, NULL, VALIDATION_MICRO (i), &loss, error))
+        {
+          g_prefix_error (error, "validation: ");
+          return FALSE;
+        }
+      sum += *(const gfloat *) cxr_tensor_get_data (loss) * (gdouble) cxr_batch_get_size (batch);
+      count += cxr_batch_get_size (batch);
+    }
+  p->validated_at = p->step;
+  g_message ("%s: validation loss %.6g at step %" G_GUINT64_FORMAT " (%" G_GUINT64_FORMAT " samples)",
+             cxr_stage_get_name (CXR_STAGE (self)), count ? sum / count : NAN, p->step, count);
+  g_string_append_printf (p->validation_rows, "%" G_GUINT64_FORMAT ",%s,%" G_GUINT64_FORMAT "\n", p->step,
+                          g_ascii_dtostr (buf, sizeof buf, count ? sum / count : NAN), count);
+  return TRUE;
+}
+
+static CxrFlowReturn
+cxr_trainer_process (CxrStage *stage, guint port, CxrBatch *batch, GError **error)
+{
+  CxrTrainerPrivate *p = PRIV (stage);
+
+  if (port == 0)
+    return CXR_STAGE_CLASS (cxr_trainer_parent_class)->process (stage, port, batch, error);
+  /* the validate input: kept for the measurements, not passed on */
+  if (cxr_batch_get_size (batch) > 0)
+    g_ptr_array_add (p->validation, g_object_ref (batch));
+  return CXR_FLOW_OK;
+}
+
+static gboolean
+cxr_trainer_input_ended (CxrStage *stage, guint port, GError **error)
+{
+  CxrTrainerPrivate *p = PRIV (stage);
+
+  if (port != 1)
+    return TRUE;
+  p->validation_ready = TRUE;
+  return p->evaluate || validate (CXR_TRAINER (stage), error);
+}
+
 static gboolean
 optimiser_step (CxrTrainer *self, GError **error)
 {
@@ -267,6 +349,8 @@ optimiser_step (CxrTrainer *self, GError **error)
     cxr_param_set_ema_update (p->ema, p->params, (gfloat) p->ema_decay);
   p->in_accumulation = 0;
   p->step++;
+  if (p->validation_ready && p->validate_every > 0 && p->step % p->validate_every == 0 && !validate (self, error))
+    return FALSE;
   return p->checkpoint_every == 0 || p->step % p->checkpoint_every != 0 || save_checkpoint (self, error);
 }
 
@@ -368,8 +452,16 @@ cxr_trainer_finish (CxrStage *stage, GError **error)
       p->in_accumulation = 0;
       cxr_param_set_zero_grad (p->params);
     }
-  if (!save_checkpoint (self, error))
+  if (!save_checkpoint (self, error) || (p->validation_ready && !validate (self, error)))
     return FALSE;
+  if (has_text (p->validation_log) && p->validated_at != G_MAXUINT64)
+    {
+      g_autoptr (CxrAtomicFile) log = NULL;
+      if (!make_parent (p->validation_log, error) || (log = cxr_atomic_file_new (p->validation_log, error)) == NULL ||
+          !cxr_atomic_file_write (log, p->validation_rows->str, p->validation_rows->len, error) ||
+          !cxr_atomic_file_commit (log, error))
+        return FALSE;
+    }
   return !has_text (p->output) || write_output (self, error);
 }
 
@@ -439,6 +531,7 @@ string_slot (CxrTrainerPrivate *p, guint id)
     case P_CHECKPOINT: return &p->checkpoint;
     case P_OUTPUT: return &p->output;
     case P_LR_SCHEDULE: return &p->lr_schedule;
+    case P_VALIDATION_LOG: return &p->validation_log;
     default: return NULL;
     }
 }
@@ -483,6 +576,7 @@ cxr_trainer_set_property (GObject *object, guint id, const GValue *value, GParam
     case P_SEED: p->seed = g_value_get_uint64 (value); break;
     case P_RESUME: p->resume = g_value_get_boolean (value); break;
     case P_EVALUATE: p->evaluate = g_value_get_boolean (value); break;
+    case P_VALIDATE_EVERY: p->validate_every = g_value_get_uint (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
 }
@@ -513,6 +607,7 @@ cxr_trainer_get_property (GObject *object, guint id, GValue *value, GParamSpec *
     case P_SEED: g_value_set_uint64 (value, p->seed); break;
     case P_RESUME: g_value_set_boolean (value, p->resume); break;
     case P_EVALUATE: g_value_set_boolean (value, p->evaluate); break;
+    case P_VALIDATE_EVERY: g_value_set_uint (value, p->validate_every); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
 }
@@ -524,6 +619,7 @@ cxr_trainer_dispose (GObject *object)
 
   g_clear_object (&p->ema);
   g_clear_object (&p->adamw);
+  g_ptr_array_set_size (p->validation, 0);
   p->params = NULL;
   p->model = NULL;
   G_OBJECT_CLASS (cxr_trainer_parent_class)->dispose (object);
@@ -537,6 +633,8 @@ cxr_trainer_finalize (GObject *object)
   for (guint id = 0; id < N_P; id++)
     if (string_slot (p, id))
       g_free (*string_slot (p, id));
+  g_ptr_array_unref (p->validation);
+  g_string_free (p->validation_rows, TRUE);
   G_OBJECT_CLASS (cxr_trainer_parent_class)->finalize (object);
 }
 
@@ -553,6 +651,8 @@ cxr_trainer_class_init (CxrTrainerClass *klass)
   object_class->finalize = cxr_trainer_finalize;
   stage_class->prepare = cxr_trainer_prepare;
   stage_class->transform = cxr_trainer_transform;
+  stage_class->process = cxr_trainer_process;
+  stage_class->input_ended = cxr_trainer_input_ended;
   stage_class->finish = cxr_trainer_finish;
   props[P_CHECKPOINT] = g_param_spec_string ("checkpoint", "Checkpoint", "The checkpoint file (empty: none)", NULL,
                                              flags);
@@ -580,10 +680,20 @@ cxr_trainer_class_init (CxrTrainerClass *klass)
   props[P_RESUME] = g_param_spec_boolean ("resume", "Resume", "Start from the checkpoint when it exists", FALSE, flags);
   props[P_EVALUATE] = g_param_spec_boolean ("evaluate", "Evaluate", "Only measure the loss and metrics: no "
                                             "gradients, no steps, nothing written", FALSE, flags);
+  props[P_VALIDATE_EVERY] = g_param_spec_uint ("validate-every", "Validate every", "Steps between measurements of "
+                                               "the validate input's loss (0: when it has ended and at the end)", 0,
+                                               G_MAXUINT, 0, flags);
+  props[P_VALIDATION_LOG] = g_param_spec_string ("validation-log", "Validation log", "A CSV of the validation losses "
+                                                 "(step, loss, samples), written at the end (empty: none)", NULL, flags);
   g_object_class_install_properties (object_class, N_P, props);
 }
 
 static void
 cxr_trainer_init (CxrTrainer *self)
 {
+  CxrTrainerPrivate *p = PRIV (self);
+
+  p->validation = g_ptr_array_new_with_free_func (g_object_unref);
+  p->validation_rows = g_string_new (NULL);
+  p->validated_at = G_MAXUINT64;
 }

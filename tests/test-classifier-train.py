@@ -41,9 +41,9 @@ def run(tmp, text):
     return subprocess.run(["cxrgen", "run", path, "--progress", "none"], capture_output=True, text=True)
 
 
-def source(root, split, size, batch, epochs=1, shuffle="false"):
+def source(root, split, size, batch, epochs=1, shuffle="false", name="src"):
     return f"""
-[stage src]
+[stage {name}]
 type=mimic-cxr-source
 root={root}
 split={split}
@@ -148,12 +148,13 @@ columns=id,loss,step,labels,image
         json.dump({"growth_rate": 8, "block_config": [2, 2, 2], "num_init_features": 16, "bn_size": 2,
                    "num_classes": 14, "in_channels": 1}, fp)
 
-    def evaluate(weights_line):
+    def evaluated_rows(weights_line, split):
+        """The rows (id, loss, scores, labels) of an evaluate=true run on a split."""
         p = run(tmp, f"""
 [model net]
 type=densenet
 {weights_line}
-{source(root, "test", 64, 16)}
+{source(root, split, 64, 16)}
 [stage eval]
 type=classifier-train
 input=src
@@ -165,11 +166,14 @@ evaluate=true
 type=csv-sink
 input=eval
 path={tmp}/eval.csv
-columns=id,scores,labels
+columns=id,loss,scores,labels
 """)
-        if p.returncode != 0:
-            return None, p.stderr
-        rows = list(csv.DictReader(open(f"{tmp}/eval.csv")))
+        return (list(csv.DictReader(open(f"{tmp}/eval.csv"))), "") if p.returncode == 0 else (None, p.stderr)
+
+    def evaluate(weights_line):
+        rows, stderr = evaluated_rows(weights_line, "test")
+        if rows is None:
+            return None, stderr
         scores = np.stack([[float(v) for k, v in r.items() if k.startswith("scores.")] for r in rows])
         labels = np.stack([labels_of(r) for r in rows])
         aurocs = []
@@ -188,9 +192,13 @@ config={tmp}/small.json
 random-weights=true
 seed=5
 {source(root, "train", 64, 16, epochs=10, shuffle="true")}
+{source(root, "validate", 64, 16, name="val")}
 [stage train]
 type=classifier-train
 input=src
+input.validate=val
+validate-every=50
+validation-log={tmp}/learned/validation.csv
 model=net
 normalize=half
 lr=0.003
@@ -204,7 +212,9 @@ path={tmp}/curve.csv
 columns=loss,step
 """)
     check("classifier-train from random weights on the phantom's train split", p.returncode == 0, p.stderr)
-    curve = [float(r["loss"]) for r in csv.DictReader(open(f"{tmp}/curve.csv"))] if p.returncode == 0 else []
+    curve_rows = list(csv.DictReader(open(f"{tmp}/curve.csv"))) if p.returncode == 0 else []
+    curve = [float(r["loss"]) for r in curve_rows]
+    curve_steps = [r["step"] for r in curve_rows] or ["-1"]
     after, detail1 = evaluate(f"weights={tmp}/learned/model.safetensors") if curve else (None, "no training")
     if before is not None and after is not None:
         first, last = np.mean(curve[:20]), np.mean(curve[-20:])
@@ -213,6 +223,21 @@ columns=loss,step
               after >= 0.72 and after > before + 0.1, f"{detail0}; {detail1}")
     else:
         check("evaluation before and after training", False, f"{detail0}; {detail1}")
+
+    # validation inside the run: the log's last row is the loss evaluate=true
+    # measures on the same split with the trained weights
+    log = list(csv.DictReader(open(f"{tmp}/learned/validation.csv"))) if curve else []
+    rows, stderr = evaluated_rows(f"weights={tmp}/learned/model.safetensors", "validate")
+    if log and rows:
+        steps = [int(r["step"]) for r in log]
+        measured = float(log[-1]["loss"])
+        reference = float(np.mean([float(r["loss"]) for r in rows]))
+        check(f"validation inside the run at steps {steps}: the last ({measured:.6f}) is evaluate=true's on the "
+              f"validate split ({reference:.6f})", steps[0] == 0 and steps[-1] == int(curve_steps[-1]) and
+              len(steps) >= 3 and abs(measured - reference) <= 1e-5 * abs(reference) and
+              int(log[-1]["samples"]) == len(rows), str(log))
+    else:
+        check("validation inside the run", False, stderr + str(log))
 
     # bad input: a classifier with 18 outputs, a bad policy
     xrv = torchvision.models.DenseNet(growth_rate=8, block_config=(2,), num_init_features=16, bn_size=2, num_classes=18)

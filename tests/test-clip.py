@@ -8,6 +8,7 @@
 import csv
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -25,7 +26,7 @@ Cxr, GLib = need_cxr()
 sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
 import clip  # noqa: E402
 from clip_tokenizer import SPECIAL, encode, learn, write_files  # noqa: E402
-from common import csv_floats, random_params, save_safetensors  # noqa: E402
+from common import load_safetensors, csv_floats, random_params, save_safetensors  # noqa: E402
 
 D = 32
 TEXT = dict(clip.TEXT, max_position_embeddings=77, hidden_size=D)
@@ -161,6 +162,23 @@ with tempfile.TemporaryDirectory() as tmp:
         worst = max(worst, np.abs(csv_floats(row, "reference-embedding") - theirs).max() / np.abs(theirs).max())
     check(f"reference embeddings are CLIP vision's pooled output of the preprocessed image ({len(with_ref)} "
           f"samples, rel. error {worst:.1e})", with_ref and worst < 1e-4)
+    # as an image encoder (image-features, metrics fid --model-type clip-vision): the same embedding
+    distinct = sorted({row["reference-path"] for row in with_ref})
+    os.makedirs(f"{tmp}/refs")
+    for i, path in enumerate(distinct):
+        shutil.copy(path, f"{tmp}/refs/{i}.jpg")
+    r = cxrgen("metrics", "fid", "--real", f"{tmp}/refs", "--fake", f"{tmp}/refs", "--model", vision,
+               "--model-type", "clip-vision", "--save-stats-real", f"{tmp}/refs.safetensors")
+    if r.returncode == 0 and len(distinct) >= 2:
+        mu = load_safetensors(f"{tmp}/refs.safetensors")["mu"]
+        with torch.no_grad():
+            theirs = np.mean([vision_fn(p_vision, {"pixel_values": torch.tensor(clip_pixels(path, 32)[None]).double()})
+                              ["pooler_output"][0].numpy() for path in distinct], axis=0)
+        err = np.abs(mu - theirs).max() / np.abs(theirs).max()
+        check(f"clip-vision embeds folders of images as clip-image-embed does ({len(distinct)} images, rel. error "
+              f"{err:.1e})", err < 1e-4)
+    else:
+        check("metrics fid --model-type clip-vision", False, r.stderr + f" ({len(distinct)} images)")
     check("a sample without a reference gets zeros", all(not csv_floats(row, "reference-embedding").any() for row in without),
           f"{len(without)} without")
     # the cache: 12 samples over 3 distinct images (and 2 without), in batches of 4

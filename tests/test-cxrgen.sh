@@ -21,6 +21,7 @@ check "inspect lists the stages" sh -c 'cxrgen inspect | grep -q "prompt:  label
 check "inspect label-prompt shows ports and properties" sh -c \
   'cxrgen inspect label-prompt > "$0/i" && grep -q "input  in       needs: labels" "$0/i" && grep -q "Enum, one of: reference, chexpert. Default: reference" "$0/i"' "$tmp"
 check "inspect a plugin" sh -c 'cxrgen inspect table | grep -q "csv-sink"'
+check "inspect marks optional inputs" sh -c 'cxrgen inspect classifier-train | grep -q "input  validate needs: image, labels (optional)"'
 check "inspect an unknown type: exit 3" test "$(code cxrgen inspect label-promt)" = 3
 
 check "validate the main pipeline" sh -c "cxrgen validate '$src/pipelines/label-prompts.pipeline' | grep -q 'valid: 3 stages, 0 models'"

@@ -261,7 +261,8 @@ print_ports (CxrStage *stage)
                    cxr_stage_class_get_port_name (klass, dir, p),
                    dir == CXR_PORT_INPUT ? "needs:" : "adds:", *joined ? joined : "(nothing)",
                    dir == CXR_PORT_OUTPUT && cxr_stage_class_get_port_passthrough (klass, p)
-                     ? " (and passes on the input's fields)" : "");
+                     ? " (and passes on the input's fields)"
+                   : dir == CXR_PORT_INPUT && cxr_stage_class_get_port_optional (klass, p) ? " (optional)" : "");
           if (description)
             g_print ("  %-6s %-8s %s\n", "", "", description);
         }

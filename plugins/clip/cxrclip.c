@@ -64,7 +64,7 @@ struct _CxrClipVision {
 static void cxr_clip_text_role_init (CxrTextEncoderInterface *iface) {}
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrClipText, cxr_clip_text, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_TEXT_ENCODER, cxr_clip_text_role_init))
-static void cxr_clip_vision_role_init (CxrImageEncoderInterface *iface) {}
+static void cxr_clip_vision_role_init (CxrImageEncoderInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrClipVision, cxr_clip_vision, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_IMAGE_ENCODER, cxr_clip_vision_role_init))
 
@@ -462,6 +462,59 @@ cxr_clip_vision_forward (CxrModel *model, CxrTape *tape, GHashTable *inputs, GEr
   put (out, "last_hidden_state", g_steal_pointer (&last));
   put (out, "pooler_output", g_steal_pointer (&pooled));
   return g_steal_pointer (&out);
+}
+
+/* As an image encoder: each image (gray, or the first channel) through
+ * CLIP's transform (bicubic resize of the shorter side, centre crop,
+ * CLIP's mean and deviation, rounding as PIL does for 8-bit images),
+ * then the pooled output, as clip-image-embed
+ * embeds reference images. */
+static CxrTensor *
+cxr_clip_vision_embed (CxrImageEncoder *encoder, CxrTensor *images, GError **error)
+{
+  CxrClipVision *self = CXR_CLIP_VISION (encoder);
+  gint64 n = cxr_tensor_get_dim (images, 0), h = cxr_tensor_get_dim (images, 2), w = cxr_tensor_get_dim (images, 3);
+  gsize plane = (gsize) h * w, side = self->image_size;
+  g_autoptr (CxrTensor) src = cxr_tensor_contiguous (images), pixels = NULL;
+  g_autoptr (GHashTable) inputs = cxr_model_new_tensor_table (), outputs = NULL;
+  const gfloat *s;
+  gfloat *d;
+
+  if (self->channels != 3)
+    {
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "clip-vision: CLIP's transform makes 3 channels; "
+                   "this tower takes %u", self->channels);
+      return NULL;
+    }
+  pixels = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, 3, side, side }, 4);
+  s = cxr_tensor_get_data (src);
+  d = cxr_tensor_get_data (pixels);
+  for (gint64 i = 0; i < n; i++)
+    {
+      g_autoptr (CxrImage) image = cxr_image_new ((guint) w, (guint) h, 8); /* resized as PIL resizes 8 bits */
+      g_autoptr (CxrTensor) one = NULL;
+      memcpy (cxr_image_get_pixels (image), s + (gsize) i * cxr_tensor_get_dim (images, 1) * plane,
+              plane * sizeof (gfloat));
+      one = cxr_image_preprocess_clip (image, (guint) side);
+      memcpy (d + (gsize) i * 3 * side * side, cxr_tensor_get_data (one), 3 * side * side * sizeof (gfloat));
+    }
+  g_hash_table_insert (inputs, g_strdup ("pixel_values"), g_steal_pointer (&pixels));
+  if ((outputs = cxr_model_forward (CXR_MODEL (self), NULL, inputs, error)) == NULL)
+    return NULL;
+  return cxr_tensor_ref (g_hash_table_lookup (outputs, "pooler_output"));
+}
+
+static guint
+cxr_clip_vision_get_embedding_width (CxrImageEncoder *encoder)
+{
+  return CXR_CLIP_VISION (encoder)->tower.hidden;
+}
+
+static void
+cxr_clip_vision_role_init (CxrImageEncoderInterface *iface)
+{
+  iface->embed = cxr_clip_vision_embed;
+  iface->get_embedding_width = cxr_clip_vision_get_embedding_width;
 }
 
 /* ------------------------------------------------------- example inputs */

@@ -142,7 +142,7 @@ cxr_diffusion_train_compute_loss (CxrTrainer *trainer, CxrBatch *batch, CxrTape 
                                   sizeof (gfloat) * n * cw, error);
   if (ctx == NULL)
     return FALSE;
-  if (self->dropout > 0 && !cxr_trainer_get_evaluate (trainer))
+  if (self->dropout > 0 && tape != NULL) /* training, not measuring */
     {
       guint uw = 0;
       const gfloat *unc = cxr_batch_get_floats (batch, self->unconditional_field, &uw, NULL);
@@ -285,6 +285,8 @@ cxr_diffusion_train_class_init (CxrDiffusionTrainClass *klass)
                                 "Trains a denoiser on images and contexts (frozen autoencoder), with AdamW",
                                 "The cxrgen developers");
   cxr_stage_class_add_input (stage_class, "in", "image,context", "Samples with images and contexts");
+  cxr_stage_class_add_optional_input (stage_class, "validate", "image,context", "Samples to measure the loss on as training "
+                                      "goes (kept in memory), such as the validate split");
   cxr_stage_class_add_output (stage_class, "out", "loss,step", TRUE, "The same batches, with the loss and step");
 }
 
