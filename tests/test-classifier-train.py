@@ -233,8 +233,9 @@ columns=loss,step
         measured = float(log[-1]["loss"])
         reference = float(np.mean([float(r["loss"]) for r in rows]))
         check(f"validation inside the run at steps {steps}: the last ({measured:.6f}) is evaluate=true's on the "
-              f"validate split ({reference:.6f})", steps[0] == 0 and steps[-1] == int(curve_steps[-1]) and
-              len(steps) >= 3 and abs(measured - reference) <= 1e-5 * abs(reference) and
+              f"validate split ({reference:.6f})", steps[-1] == int(curve_steps[-1]) and len(steps) >= 3 and
+              steps == sorted(set(steps)) and all(s % 50 == 0 for s in steps[1:-1]) and
+              abs(measured - reference) <= 1e-5 * abs(reference) and
               int(log[-1]["samples"]) == len(rows), str(log))
     else:
         check("validation inside the run", False, stderr + str(log))

@@ -28,8 +28,31 @@ def cxrgen(*args):
     return subprocess.run(["cxrgen", *args], capture_output=True, text=True)
 
 
-def pipeline(tmp, out, unet, split="train", steps=0, lr="1e-3", extra="", epochs=10):
-    return f"""
+VALIDATE_STAGES = """
+[stage vdata]
+type=mimic-cxr-source
+root={tmp}/phantom
+split=validate
+image-size=16
+batch-size=4
+epochs=3
+shuffle=true
+seed=9
+
+[stage vprompt]
+type=label-prompt
+input=vdata
+
+[stage vcontext]
+type=clip-text-encode
+input=vprompt
+model=text
+pad-to=40
+"""
+
+
+def pipeline(tmp, out, unet, split="train", steps=0, lr="1e-3", extra="", epochs=10, validate=False):
+    return (VALIDATE_STAGES.format(tmp=tmp) if validate else "") + f"""
 [model text]
 type=clip-text
 weights={tmp}/sd/text_encoder
@@ -109,8 +132,9 @@ with tempfile.TemporaryDirectory() as tmp:
     sd.make_tiny_sd(f"{tmp}/sd", ["A chest X ray image with cardiomegaly, without edema, and with uncertain effusion"])
 
     r0, before = validation_loss(tmp, "val-before", f"{tmp}/sd/unet")
-    r, losses = run(tmp, "train", f"{tmp}/sd/unet", steps=120,
-                    extra=f"output={tmp}/trained/diffusion_pytorch_model.safetensors\ncheckpoint={tmp}/full.ckpt")
+    r, losses = run(tmp, "train", f"{tmp}/sd/unet", steps=120, validate=True,
+                    extra=f"output={tmp}/trained/diffusion_pytorch_model.safetensors\ncheckpoint={tmp}/full.ckpt\n"
+                          f"input.validate=vcontext\nvalidate-every=40\nvalidation-log={tmp}/validation.csv")
     check("diffusion-train runs 120 steps on the phantom", r.returncode == 0 and len(losses) == 120,
           r.stderr[-2000:] + f" {len(losses)} losses")
     if r.returncode != 0:
@@ -120,6 +144,14 @@ with tempfile.TemporaryDirectory() as tmp:
     check(f"the validation loss drops: {before:.4f} -> {after:.4f} (training: {np.mean(losses[:10]):.4f} -> "
           f"{np.mean(losses[-10:]):.4f})", r0.returncode == 0 and r1.returncode == 0 and after < 0.9 * before,
           r0.stderr[-500:] + r1.stderr[-500:])
+
+    log = list(csv.DictReader(open(f"{tmp}/validation.csv"))) if os.path.exists(f"{tmp}/validation.csv") else []
+    steps = [int(row["step"]) for row in log]
+    check(f"validation inside the run (input.validate, validate-every=40) at steps {steps}: "
+          f"{float(log[0]['loss']) if log else 0:.4f} -> {float(log[-1]['loss']) if log else 0:.4f}",
+          # the first when the validate stream has ended (which step that is depends on the threads)
+          len(steps) >= 2 and steps[-1] == 120 and all(s % 40 == 0 for s in steps[1:]) and steps == sorted(set(steps))
+          and float(log[-1]["loss"]) < 0.9 * float(log[0]["loss"]), str(log))
 
     # resume: 60 steps, then 60 more from the checkpoint, against 120 straight
     ckpt = f"{tmp}/resume.ckpt"
