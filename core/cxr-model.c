@@ -295,13 +295,16 @@ load_weights (CxrModel *self, const gchar *path, GError **error)
     }
   present = cxr_safetensors_list_names (file);
   for (guint i = 0; present[i]; i++)
-    if (!g_hash_table_contains (used, present[i]) && !ignored_tensor (klass, present[i]) &&
-        !(priv->weights_prefix && g_str_has_prefix (present[i], priv->weights_prefix) &&
-          ignored_tensor (klass, present[i] + strlen (priv->weights_prefix))))
-      {
-        if (n_unknown++ < 20)
-          g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: unknown tensor %s (not used)", path, present[i]));
-      }
+    {
+      /* the name without the weights' prefix, when it has it */
+      const gchar *bare = priv->weights_prefix && g_str_has_prefix (present[i], priv->weights_prefix)
+                            ? present[i] + strlen (priv->weights_prefix) : present[i];
+      if (g_hash_table_contains (used, present[i]) || cxr_param_set_get (priv->params, bare) != NULL ||
+          ignored_tensor (klass, present[i]) || ignored_tensor (klass, bare))
+        continue;
+      if (n_unknown++ < 20)
+        g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: unknown tensor %s (not used)", path, present[i]));
+    }
   if (n_unknown > 20)
     g_ptr_array_add (priv->warnings, g_strdup_printf ("%s: %u more unknown tensors", path, n_unknown - 20));
   return TRUE;
