@@ -66,17 +66,25 @@ G_DEFINE_FINAL_TYPE_WITH_CODE (CxrDensenet, cxr_densenet, CXR_TYPE_MODEL,
 
 /* ------------------------------------------------------- configuration */
 
-static const gchar *
-dim_of (CxrSafetensors *file, const gchar *prefix, const gchar *name, guint axis, gint64 *value)
+/* Size @axis of the tensor @prefix@name, or of @prefix@alias (the older
+ * spelling) when @name is not there; FALSE when neither has that axis. */
+static gboolean
+dim_of (CxrSafetensors *file, const gchar *prefix, const gchar *name, const gchar *alias, guint axis, gint64 *value)
 {
-  g_autofree gchar *full = g_strconcat (prefix, name, NULL);
-  g_autofree gint64 *shape = NULL;
-  guint ndim = 0;
+  const gchar *names[] = { name, alias };
 
-  if (!cxr_safetensors_get_info (file, full, NULL, &shape, &ndim) || axis >= ndim)
-    return name;
-  *value = shape[axis];
-  return NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (names) && names[i]; i++)
+    {
+      g_autofree gchar *full = g_strconcat (prefix, names[i], NULL);
+      g_autofree gint64 *shape = NULL;
+      guint ndim = 0;
+      if (cxr_safetensors_get_info (file, full, NULL, &shape, &ndim) && axis < ndim)
+        {
+          *value = shape[axis];
+          return TRUE;
+        }
+    }
+  return FALSE;
 }
 
 /* torchvision's DenseNet constructor arguments, from the tensors: any
@@ -90,7 +98,6 @@ cxr_densenet_infer_config (CxrModel *model, CxrSafetensors *file, gchar **prefix
   g_autofree gchar *pre = NULL;
   g_autoptr (GString) blocks = g_string_new (NULL);
   gint64 init = 0, in = 0, growth = 0, bottleneck = 0, classes = 0;
-  const gchar *missing = NULL;
 
   for (guint i = 0; names[i] && pre == NULL; i++)
     if (g_str_has_suffix (names[i], "features.conv0.weight"))
@@ -107,33 +114,31 @@ cxr_densenet_infer_config (CxrModel *model, CxrSafetensors *file, gchar **prefix
       guint l = 0;
       for (;; l++)
         {
-          g_autofree gchar *name = g_strdup_printf ("%sfeatures.denseblock%u.denselayer%u.conv1.weight", pre, b, l + 1);
-          g_autofree gchar *old = g_strdup_printf ("%sfeatures.denseblock%u.denselayer%u.conv.1.weight", pre, b, l + 1);
-          if (!cxr_safetensors_has_tensor (file, name) && !cxr_safetensors_has_tensor (file, old))
+          g_autofree gchar *name = g_strdup_printf ("features.denseblock%u.denselayer%u.conv1.weight", b, l + 1);
+          g_autofree gchar *old = g_strdup_printf ("features.denseblock%u.denselayer%u.conv.1.weight", b, l + 1);
+          gint64 unused;
+          if (!dim_of (file, pre, name, old, 0, &unused))
             break;
         }
       if (l == 0)
         break;
       g_string_append_printf (blocks, "%s%u", blocks->len ? ", " : "", l);
     }
-  if ((missing = dim_of (file, pre, "features.conv0.weight", 0, &init)) ||
-      (missing = dim_of (file, pre, "features.conv0.weight", 1, &in)) ||
-      (missing = dim_of (file, pre, "classifier.weight", 0, &classes)) != NULL)
+  if (!dim_of (file, pre, "features.conv0.weight", NULL, 0, &init) ||
+      !dim_of (file, pre, "features.conv0.weight", NULL, 1, &in) ||
+      !dim_of (file, pre, "classifier.weight", "classifier.0.weight", 0, &classes)) /* CheXNet: Sequential head */
     {
-      /* CheXNet's head is Sequential(Linear, Sigmoid) */
-      if (missing == NULL || !g_str_equal (missing, "classifier.weight") ||
-          dim_of (file, pre, "classifier.0.weight", 0, &classes) != NULL)
-        {
-          g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR, "%s: no tensor \"%s%s\"",
-                       cxr_safetensors_get_origin (file), pre, missing);
-          return NULL;
-        }
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR, "%s: no tensor \"%s%s\"",
+                   cxr_safetensors_get_origin (file), pre,
+                   dim_of (file, pre, "features.conv0.weight", NULL, 1, &in) ? "classifier.weight"
+                                                                              : "features.conv0.weight");
+      return NULL;
     }
   if (blocks->len == 0 ||
-      (dim_of (file, pre, "features.denseblock1.denselayer1.conv2.weight", 0, &growth) &&
-       dim_of (file, pre, "features.denseblock1.denselayer1.conv.2.weight", 0, &growth)) ||
-      (dim_of (file, pre, "features.denseblock1.denselayer1.conv1.weight", 0, &bottleneck) &&
-       dim_of (file, pre, "features.denseblock1.denselayer1.conv.1.weight", 0, &bottleneck)) ||
+      !dim_of (file, pre, "features.denseblock1.denselayer1.conv2.weight",
+               "features.denseblock1.denselayer1.conv.2.weight", 0, &growth) ||
+      !dim_of (file, pre, "features.denseblock1.denselayer1.conv1.weight",
+               "features.denseblock1.denselayer1.conv.1.weight", 0, &bottleneck) ||
       growth <= 0 || bottleneck % growth != 0)
     {
       g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_MISSING_TENSOR,

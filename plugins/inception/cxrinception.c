@@ -40,9 +40,10 @@
  * [-1, 1], as pytorch-fid does.
  */
 
-/* One BasicConv2d: a convolution without bias, batch norm, ReLU. */
+/* How a BasicConv2d (a convolution without bias, batch norm, ReLU)
+ * slides; its sizes are those of its weight. */
 typedef struct {
-  guint in, out, kh, kw, stride, pad_h, pad_w;
+  guint stride, pad_h, pad_w;
 } Conv;
 
 struct _CxrInception {
@@ -70,7 +71,7 @@ declare (CxrInception *self, const gchar *block, const gchar *branch, guint in, 
   const gchar *parts[] = { "weight", "bias", "running_mean", "running_var" };
   Conv *conv = g_new (Conv, 1);
 
-  *conv = (Conv) { in, out, kh, kw, stride, pad_h, pad_w };
+  *conv = (Conv) { stride, pad_h, pad_w };
   g_hash_table_replace (self->convs, g_strdup (name), conv);
   if (!cxr_model_add_parameter (model, w, (const gint64[]) { out, in, kh, kw }, 4, error))
     return FALSE;
