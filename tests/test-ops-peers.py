@@ -7,6 +7,8 @@
 # is the relative error |ours - ref| / |ref| over the whole tensor; the
 # bound is 1e-5, or 1e-4 for attention and convolution.
 
+import os
+
 from taplib import check, finish, need_cxr, skip
 
 
@@ -158,6 +160,29 @@ case("conv2d 1x7 padding (0, 3)", lambda t, x, w, b: Cxr.op_conv2d_full(t, x, w,
      lambda x, w, b: F.conv2d(x, w, b, 1, (0, 3)), [f32(2, 4, 9, 8), f32(5, 4, 1, 7), f32(5)], bound=1e-4)
 case("conv2d 3x1 stride 2 padding (1, 0)", lambda t, x, w: Cxr.op_conv2d_full(t, x, w, None, 2, 1, 0),
      lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), [f32(2, 3, 11, 6), f32(4, 3, 3, 1)], bound=1e-4)
+# Sizes past the blocks of the engine's own product (core/tensor/cpu/gemm.c:
+# panels of 14 rows and 32 columns, K in blocks of 256, rows in blocks of
+# 336, columns in blocks of 2048), with partial panels and tiles at the edges.
+case("conv2d 3x3 pad 1, 40 -> 350 channels at 20x37 (blocks of the product)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(2, 40, 20, 37), f32(350, 40, 3, 3), f32(350)], bound=1e-4)
+case("conv2d 3x3 stride 2 pad 1, 30 -> 20 channels at 50x50 (blocks of the product)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 2, 1), lambda x, w, b: F.conv2d(x, w, b, 2, 1),
+     [f32(3, 30, 50, 50), f32(20, 30, 3, 3), f32(20)], bound=1e-4)
+case("conv2d 1x1, 300 -> 17 channels at 40x60 (blocks of the product)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 0), lambda x, w, b: F.conv2d(x, w, b),
+     [f32(2, 300, 40, 60), f32(17, 300, 1, 1), f32(17)], bound=1e-4)
+case("linear [3,300,270] -> 350 (blocks of the product)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
+     [f32(3, 300, 270), f32(350, 270), f32(350)])
+case("matmul [40,300] @ [300,2100] (blocks of the product)", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
+     [f32(40, 300), f32(300, 2100)])
+kernel = Cxr.get_matrix_kernel()
+with open("/proc/cpuinfo") as cpuinfo:
+    has_avx512 = " avx512f" in cpuinfo.read()
+expected = "avx512" if has_avx512 and os.environ.get("CXRGEN_GEMM") != "openblas" else "openblas"
+check(f"the products above ran on the {kernel} kernel (CPU with AVX-512: {has_avx512}, "
+      f"CXRGEN_GEMM={os.environ.get('CXRGEN_GEMM', '(unset)')})", kernel == expected, f"expected {expected}")
+
 case("avg_pool2d 3/1 pad 1, count_include_pad=False",
      lambda t, x: Cxr.op_avg_pool2d_full(t, x, 3, 1, 1, False),
      lambda x: F.avg_pool2d(x, 3, 1, 1, count_include_pad=False), [f32(2, 3, 8, 7)])

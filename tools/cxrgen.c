@@ -1544,8 +1544,8 @@ main (int argc, char **argv)
     }
   if (g_str_equal (command, "--version"))
     {
-      g_print ("cxrgen %s (library %s, plugin ABI %d)\n", CXR_VERSION_STRING, cxr_get_version (),
-               CXR_PLUGIN_ABI_VERSION);
+      g_print ("cxrgen %s (library %s, plugin ABI %d; matrix products on %s, %u threads)\n", CXR_VERSION_STRING,
+               cxr_get_version (), CXR_PLUGIN_ABI_VERSION, cxr_get_matrix_kernel (), cxr_get_num_threads ());
       return EXIT_OK;
     }
   if (g_str_equal (command, "run"))

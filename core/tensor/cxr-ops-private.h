@@ -38,6 +38,42 @@ gboolean _cxr_tape_wants (CxrTape *tape, CxrTensor *const *inputs, guint n_input
 CxrNode *_cxr_tape_record (CxrTape *tape, const gchar *name, CxrBackwardFunc backward,
                            CxrTensor *out, CxrTensor *const *inputs, guint n_inputs);
 
+/* The engine's own matrix product (cpu/gemm.c). An operand is read
+ * through two axes, each either plain (element i at i * stride) or in
+ * blocks (as the images of a batch: element i at (i / block) *
+ * block_stride + (i % block) * stride), or through a pack function of its
+ * own (the implicit im2col of a convolution). */
+typedef struct {
+  gint64 stride, block, block_stride;
+} CxrGemmAxis;
+
+typedef struct _CxrGemmOperand CxrGemmOperand;
+struct _CxrGemmOperand {
+  /* dst[kk * width + o] = element (o0 + o, k0 + kk) for o < n_outer, zero
+   * up to width: o runs along M (for A) or N (for B), kk along K. */
+  void (*pack) (const CxrGemmOperand *self, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
+                gfloat *dst);
+  const gfloat *data;
+  CxrGemmAxis outer, inner;
+  gconstpointer user_data;
+  /* B only, instead of packing: B[k, n] = data[rows[k] + n], read in
+   * place; data must hold CXR_GEMM_MAX_WIDTH readable floats past the
+   * last element (a partial tile reads a whole one). */
+  const gint64 *rows;
+};
+
+/* The most K one pack call is asked for, and the widest panel. */
+#define CXR_GEMM_KC 256
+#define CXR_GEMM_MAX_WIDTH 32
+
+CxrGemmAxis _cxr_gemm_axis_plain (gint64 stride);
+CxrGemmAxis _cxr_gemm_axis_blocked (gint64 stride, gint64 block, gint64 block_stride);
+CxrGemmOperand _cxr_gemm_operand_strided (const gfloat *data, CxrGemmAxis outer, CxrGemmAxis inner);
+gboolean _cxr_gemm_available (void);
+gboolean _cxr_in_parallel (void);
+void _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
+                CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate);
+
 /* The gradient of @t, allocated (zeros) on first use; NULL when @t does
  * not require one. */
 gfloat *_cxr_grad (CxrTensor *t);

@@ -121,6 +121,7 @@ CxrTensor *cxr_op_cosine_similarity (CxrTape *tape, CxrTensor *a, CxrTensor *b, 
 void cxr_set_num_threads (guint n_threads);
 guint cxr_get_num_threads (void);
 guint64 cxr_get_flop_count (void);
+const gchar *cxr_get_matrix_kernel (void);
 void cxr_reset_flop_count (void);
 
 /* The counter-based random numbers dropout and noise use. */

@@ -1,9 +1,12 @@
-/* core/tensor/cpu/conv.c: conv2d (im2col + sgemm), nearest upsampling, bilinear resizing,
+/* core/tensor/cpu/conv.c: conv2d (the engine's own product with implicit im2col,
+ * or im2col + OpenBLAS sgemm), nearest upsampling, bilinear resizing,
  * average, max and adaptive average pooling, forward and backward.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
 #include "cxr-ops-private.h"
+
+#include <string.h>
 
 typedef struct {
   gint64 n, c, h, w;       /* input */
@@ -64,6 +67,116 @@ col2im (const ConvDims *d, const gfloat *col, gfloat *img)
         }
 }
 
+/* ------------------------------------------------------------ implicit im2col */
+
+/* The convolution's matrix of taps, never written out: element (kidx,
+ * pixel) = input[img][ch][y * s - ph + i][x * s - pw + j] for kernel tap
+ * kidx = (ch, i, j) and output pixel = (img, y, x) of the whole batch,
+ * zero in the padding. The two pack rules read it with pixels along the
+ * outer axis (B of the forward product) or along K (B of the weight
+ * gradient). */
+
+typedef struct {
+  gint64 base, y0, x0, len; /* a run of output pixels in one row: image offset, first tap's y, x */
+} PixelRun;
+
+static gint64
+pixel_runs (const ConvDims *d, gint64 n0, gint64 count, PixelRun *runs)
+{
+  gint64 hw = d->ho * d->wo, n_runs = 0;
+
+  for (gint64 o = 0; o < count;)
+    {
+      gint64 n = n0 + o, img = n / hw, p = n % hw, y = p / d->wo, x = p % d->wo;
+      gint64 len = d->stride == 1 ? MIN (count - o, d->wo - x) : 1;
+      runs[n_runs++] = (PixelRun) { img * d->c * d->h * d->w, y * d->stride - d->pad_h, x * d->stride - d->pad_w, len };
+      o += len;
+    }
+  return n_runs;
+}
+
+static void
+pack_taps_by_pixel (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
+                    gfloat *dst)
+{
+  const ConvDims *d = op->user_data;
+  PixelRun runs[CXR_GEMM_MAX_WIDTH];
+  gint64 n_runs = pixel_runs (d, o0, n_outer, runs);
+  gint64 ch = k0 / (d->kh * d->kw), i = (k0 / d->kw) % d->kh, j = k0 % d->kw;
+
+  g_assert (n_outer <= CXR_GEMM_MAX_WIDTH);
+  for (gint64 kk = 0; kk < kc; kk++)
+    {
+      const gfloat *plane = op->data + ch * d->h * d->w;
+      gfloat *out = dst + kk * width;
+      for (gint64 r = 0; r < n_runs; r++)
+        {
+          const PixelRun *run = &runs[r];
+          gint64 iy = run->y0 + i, ix = run->x0 + j;
+          if (iy < 0 || iy >= d->h)
+            memset (out, 0, (gsize) run->len * sizeof (gfloat));
+          else
+            {
+              /* the taps inside the row: o in [lo, hi) */
+              const gfloat *row = plane + run->base + iy * d->w;
+              gint64 lo = CLAMP (-ix, 0, run->len), hi = CLAMP (d->w - ix, lo, run->len);
+              for (gint64 o = 0; o < lo; o++)
+                out[o] = 0.0f;
+              memcpy (out + lo, row + ix + lo, (gsize) (hi - lo) * sizeof (gfloat));
+              for (gint64 o = hi; o < run->len; o++)
+                out[o] = 0.0f;
+            }
+          out += run->len;
+        }
+      for (gint64 o = n_outer; o < width; o++)
+        dst[kk * width + o] = 0.0f;
+      if (++j == d->kw)
+        {
+          j = 0;
+          if (++i == d->kh)
+            {
+              i = 0;
+              ch++;
+            }
+        }
+    }
+}
+
+static void
+pack_taps_by_tap (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
+                  gfloat *dst)
+{
+  const ConvDims *d = op->user_data;
+  gint64 plane[CXR_GEMM_MAX_WIDTH], ti[CXR_GEMM_MAX_WIDTH], tj[CXR_GEMM_MAX_WIDTH];
+  PixelRun runs[CXR_GEMM_KC];
+  gint64 n_runs = pixel_runs (d, k0, kc, runs);
+
+  g_assert (n_outer <= CXR_GEMM_MAX_WIDTH && kc <= CXR_GEMM_KC);
+  for (gint64 o = 0; o < n_outer; o++)
+    {
+      gint64 t = o0 + o;
+      plane[o] = (t / (d->kh * d->kw)) * d->h * d->w;
+      ti[o] = (t / d->kw) % d->kh;
+      tj[o] = t % d->kw;
+    }
+  for (gint64 r = 0; r < n_runs; r++)
+    {
+      const PixelRun *run = &runs[r];
+      for (gint64 q = 0; q < run->len; q++)
+        {
+          for (gint64 o = 0; o < n_outer; o++)
+            {
+              gint64 iy = run->y0 + ti[o], ix = run->x0 + q * d->stride + tj[o];
+              dst[o] = (iy >= 0 && iy < d->h && ix >= 0 && ix < d->w)
+                         ? op->data[run->base + plane[o] + iy * d->w + ix] : 0.0f;
+            }
+          for (gint64 o = n_outer; o < width; o++)
+            dst[o] = 0.0f;
+          dst += width;
+        }
+    }
+}
+
 static gboolean
 is_pointwise (const ConvDims *d)
 {
@@ -94,6 +207,95 @@ conv_dims_from_node (CxrNode *node, ConvDims *d)
                   node->i[1], node->i[2]);
 }
 
+/* y (+)= conv (x, w) on the engine's own product: A = the weights [co, K],
+ * B = the taps of the whole batch, C = y [n][co][hw]. */
+static void
+conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, gfloat *y, gboolean accumulate)
+{
+  gint64 k = d->c * d->kh * d->kw, hw = d->ho * d->wo;
+  CxrGemmOperand a = _cxr_gemm_operand_strided (w, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
+  CxrGemmOperand b = { .pack = pack_taps_by_pixel, .data = x, .user_data = d };
+
+  if (d->stride == 1)
+    {
+      /* Each image padded once, its taps read in place: output pixel
+       * (yy, xx) counted along the padded width, p = yy * wp + xx, under tap
+       * (ch, i, j) reads padded[ch][yy + i][xx + j] = padded[rows[tap] + p].
+       * The columns xx >= wo are computed and dropped. */
+      gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w, wide_hw = d->ho * wp;
+      g_autofree gint64 *rows = g_new (gint64, k);
+      /* the dropped columns of the last row read up to kw - 1 floats past
+       * the image, and a partial tile up to a whole one further */
+      g_autofree gfloat *padded = g_new0 (gfloat, d->c * hp * wp + d->kw + CXR_GEMM_MAX_WIDTH);
+      g_autofree gfloat *wide = g_new (gfloat, d->co * wide_hw);
+
+      for (gint64 t = 0; t < k; t++)
+        rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
+      b = (CxrGemmOperand) { .data = padded, .rows = rows };
+      for (gint64 img = 0; img < d->n; img++)
+        {
+          const gfloat *xi = x + img * d->c * d->h * d->w;
+          gfloat *yi = y + img * d->co * hw;
+#pragma omp parallel for schedule(static) if (d->c * d->h * d->w > 65536)
+          for (gint64 ch = 0; ch < d->c; ch++)
+            for (gint64 r = 0; r < d->h; r++)
+              memcpy (padded + (ch * hp + r + d->pad_h) * wp + d->pad_w, xi + (ch * d->h + r) * d->w,
+                      (gsize) d->w * sizeof (gfloat));
+          _cxr_gemm (d->co, wide_hw, k, &a, &b, wide, _cxr_gemm_axis_plain (wide_hw), _cxr_gemm_axis_plain (1),
+                     FALSE);
+#pragma omp parallel for schedule(static) if (d->co * hw > 65536)
+          for (gint64 o = 0; o < d->co; o++)
+            for (gint64 r = 0; r < d->ho; r++)
+              {
+                const gfloat *src = wide + o * wide_hw + r * wp;
+                gfloat *dst = yi + (o * d->ho + r) * d->wo;
+                for (gint64 c = 0; c < d->wo; c++)
+                  dst[c] = accumulate ? dst[c] + src[c] : src[c];
+              }
+        }
+      return;
+    }
+  _cxr_gemm (d->co, d->n * hw, k, &a, &b, y, _cxr_gemm_axis_plain (hw),
+             _cxr_gemm_axis_blocked (1, hw, d->co * hw), accumulate);
+}
+
+/* dw [co, K] += dy [co, pixels] taps [pixels, K], over the whole batch. */
+static void
+conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfloat *dw)
+{
+  gint64 k = d->c * d->kh * d->kw, hw = d->ho * d->wo;
+  CxrGemmOperand a = _cxr_gemm_operand_strided (dy, _cxr_gemm_axis_plain (hw),
+                                                _cxr_gemm_axis_blocked (1, hw, d->co * hw));
+  CxrGemmOperand b = { .pack = pack_taps_by_tap, .data = x, .user_data = d };
+
+  _cxr_gemm (d->co, k, d->n * hw, &a, &b, dw, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1), TRUE);
+}
+
+/* dx += the transposed convolution of dy: for stride 1, a convolution of
+ * dy with the kernel flipped and its channels swapped, padded by k-1-p.
+ * FALSE (nothing done) for other strides. */
+static gboolean
+conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gfloat *dx)
+{
+  g_autofree gfloat *flipped = NULL;
+  ConvDims t;
+
+  if (d->stride != 1 || d->pad_h > d->kh - 1 || d->pad_w > d->kw - 1)
+    return FALSE;
+  flipped = g_new (gfloat, d->co * d->c * d->kh * d->kw);
+  for (gint64 o = 0; o < d->co; o++)
+    for (gint64 ch = 0; ch < d->c; ch++)
+      for (gint64 i = 0; i < d->kh; i++)
+        for (gint64 j = 0; j < d->kw; j++)
+          flipped[((ch * d->co + o) * d->kh + (d->kh - 1 - i)) * d->kw + (d->kw - 1 - j)] =
+            w[((o * d->c + ch) * d->kh + i) * d->kw + j];
+  t = (ConvDims) { .n = d->n, .c = d->co, .h = d->ho, .w = d->wo, .co = d->c, .kh = d->kh, .kw = d->kw,
+                   .stride = 1, .pad_h = d->kh - 1 - d->pad_h, .pad_w = d->kw - 1 - d->pad_w,
+                   .ho = d->h, .wo = d->w };
+  conv_forward_gemm (&t, dy, flipped, dx, TRUE);
+  return TRUE;
+}
+
 static void
 conv2d_backward (CxrNode *node)
 {
@@ -108,7 +310,15 @@ conv2d_backward (CxrNode *node)
   conv_dims_from_node (node, &d);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
-  if (!is_pointwise (&d))
+  if (_cxr_gemm_available ())
+    {
+      if (dw)
+        conv_weight_grad_gemm (&d, _cxr_f32 (x), dy, dw);
+      dw = NULL;
+      if (dx && conv_input_grad_gemm (&d, _cxr_f32 (w), dy, dx))
+        dx = NULL;
+    }
+  if (!is_pointwise (&d) && (dw || dx))
     col = g_new (gfloat, k * hw);
   for (gint64 i = 0; i < d.n; i++)
     {
@@ -217,9 +427,19 @@ cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *b
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
   out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { d.n, d.co, d.ho, d.wo }, 4);
-  if (!is_pointwise (&d))
+  if (_cxr_gemm_available ())
+    {
+      gfloat *y = _cxr_f32 (out);
+      if (bias)
+        for (gint64 i = 0; i < d.n; i++)
+          for (gint64 o = 0; o < d.co; o++)
+            for (gint64 p = 0; p < hw; p++)
+              y[(i * d.co + o) * hw + p] = _cxr_f32 (bias)[o];
+      conv_forward_gemm (&d, _cxr_f32 (x), _cxr_f32 (weight), y, bias != NULL);
+    }
+  else if (!is_pointwise (&d))
     col = g_new (gfloat, MAX (k * hw, 1));
-  for (gint64 i = 0; i < d.n; i++)
+  for (gint64 i = 0; i < d.n && !_cxr_gemm_available (); i++)
     {
       const gfloat *xi = _cxr_f32 (x) + i * d.c * d.h * d.w;
       gfloat *yi = _cxr_f32 (out) + i * d.co * hw;

@@ -1,11 +1,12 @@
-/* core/tensor/cpu/matmul.c: matmul (batched) and linear on OpenBLAS sgemm,
+/* core/tensor/cpu/matmul.c: matmul (batched) and linear,
  * forward and backward.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
 #include "cxr-ops-private.h"
 
-/* C[M,N] (+)= op(A) op(B), row-major. */
+/* C[M,N] (+)= op(A) op(B), row-major (beta 0 or 1): on the engine's own
+ * kernel where it runs (cpu/gemm.c), else OpenBLAS. */
 static inline void
 gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gfloat *a,
       const gfloat *b, gfloat beta, gfloat *c)
@@ -16,6 +17,16 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
     {
       if (beta == 0.0f)
         memset (c, 0, (gsize) (m * n) * sizeof (gfloat));
+      return;
+    }
+  if (_cxr_gemm_available () && !_cxr_in_parallel ())
+    {
+      /* A [m, k] (or stored [k, m]), B [k, n] (or stored [n, k]) */
+      CxrGemmOperand pa = trans_a ? _cxr_gemm_operand_strided (a, _cxr_gemm_axis_plain (1), _cxr_gemm_axis_plain (m))
+                                  : _cxr_gemm_operand_strided (a, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
+      CxrGemmOperand pb = trans_b ? _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1))
+                                  : _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (1), _cxr_gemm_axis_plain (n));
+      _cxr_gemm (m, n, k, &pa, &pb, c, _cxr_gemm_axis_plain (n), _cxr_gemm_axis_plain (1), beta != 0.0f);
       return;
     }
   _cxr_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,

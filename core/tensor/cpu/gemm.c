@@ -1,0 +1,361 @@
+/* core/tensor/cpu/gemm.c: the engine's own single-precision matrix product,
+ * for CPUs with AVX-512, with operands packed by callers' rules.
+ *
+ * Why: OpenBLAS runs whatever kernels its environment names, and a
+ * machine pinned to its AVX2 kernels (OPENBLAS_CORETYPE=Haswell) gets a
+ * third of an AVX-512 core's rate, while PyTorch's oneDNN convolutions run
+ * AVX-512 whatever OpenBLAS is told. And a convolution through sgemm
+ * first writes its whole im2col matrix, which the product then reads and
+ * packs again. Here the packing step itself reads the image (implicit
+ * im2col), so a convolution is one pass of packing and the product.
+ *
+ * The layout follows the BLIS/GotoBLAS scheme: C[m, n] += A[m, k] B[k, n]
+ * in blocks of KC along k; a block of A (MC x KC) is packed into panels of
+ * MR rows, a block of B (KC x NC) into panels of NR columns; a 14 x 32
+ * micro-kernel keeps its tile of C in 28 zmm registers. One parallel
+ * region runs the whole product: at each step (a block of k and of rows)
+ * the threads pack the panels together, meet once, and multiply; the
+ * buffers are doubled, so a thread packs the next step's panels while
+ * another may still multiply the last step's. Each tile of C belongs to
+ * one thread and is summed in one order of k, so results do not depend
+ * on the number of threads.
+ *
+ * SPDX-License-Identifier: LGPL-2.1-or-later */
+#include "config.h"
+
+#include "cxr-ops-private.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+#define HAVE_AVX512_KERNEL 1
+#endif
+
+#define MR 14
+#define NR CXR_GEMM_MAX_WIDTH
+#define KC CXR_GEMM_KC
+#define MC (MR * 24)
+#define NC (NR * 64)
+
+/* The address of element i along one axis of an operand: blocks of
+ * @block elements, @block_stride apart, elements @stride apart inside a
+ * block. A plain axis is one block. */
+static inline gint64
+axis_offset (const CxrGemmAxis *axis, gint64 i)
+{
+  if (axis->block == 0)
+    return i * axis->stride;
+  return (i / axis->block) * axis->block_stride + (i % axis->block) * axis->stride;
+}
+
+/**
+ * _cxr_gemm_axis_plain:
+ *
+ * One axis of @stride without blocks.
+ */
+CxrGemmAxis
+_cxr_gemm_axis_plain (gint64 stride)
+{
+  return (CxrGemmAxis) { stride, 0, 0 };
+}
+
+CxrGemmAxis
+_cxr_gemm_axis_blocked (gint64 stride, gint64 block, gint64 block_stride)
+{
+  return (CxrGemmAxis) { stride, block, block_stride };
+}
+
+/* A strided operand: dst[kk * width + o] = data[outer(o0 + o) + inner(k0 + kk)],
+ * zeros past @n_outer. The contiguous case (inner axis... outer stride 1
+ * inside one block) copies rows. */
+static void
+pack_strided (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
+              gfloat *dst)
+{
+  gint64 outer[NR > MR ? NR : MR];
+  gboolean contiguous = op->outer.stride == 1;
+
+  for (gint64 o = 0; o < n_outer; o++)
+    {
+      outer[o] = axis_offset (&op->outer, o0 + o);
+      if (o > 0 && outer[o] != outer[o - 1] + 1)
+        contiguous = FALSE;
+    }
+  for (gint64 kk = 0; kk < kc; kk++)
+    {
+      const gfloat *src = op->data + axis_offset (&op->inner, k0 + kk);
+      gfloat *d = dst + kk * width;
+      if (contiguous)
+        memcpy (d, src + outer[0], (gsize) n_outer * sizeof (gfloat));
+      else
+        for (gint64 o = 0; o < n_outer; o++)
+          d[o] = src[outer[o]];
+      for (gint64 o = n_outer; o < width; o++)
+        d[o] = 0.0f;
+    }
+}
+
+/**
+ * _cxr_gemm_operand_strided:
+ * @data: the elements
+ * @outer: the axis of M (for A) or N (for B)
+ * @inner: the axis of K
+ *
+ * An operand read from memory through two axes.
+ */
+CxrGemmOperand
+_cxr_gemm_operand_strided (const gfloat *data, CxrGemmAxis outer, CxrGemmAxis inner)
+{
+  return (CxrGemmOperand) { .pack = pack_strided, .data = data, .outer = outer, .inner = inner };
+}
+
+/* ------------------------------------------------------------ kernel */
+
+static gboolean
+gemm_decide (void)
+{
+  const gchar *choice = g_getenv ("CXRGEN_GEMM");
+
+  if (choice && g_str_equal (choice, "openblas"))
+    return FALSE;
+#ifdef HAVE_AVX512_KERNEL
+  __builtin_cpu_init ();
+  return __builtin_cpu_supports ("avx512f") != 0;
+#else
+  return FALSE;
+#endif
+}
+
+/**
+ * _cxr_gemm_available:
+ *
+ * Returns: whether _cxr_gemm() runs here: the CPU has AVX-512 and the
+ *   environment does not ask for OpenBLAS (CXRGEN_GEMM=openblas)
+ */
+gboolean
+_cxr_gemm_available (void)
+{
+  static gsize decided = 0;
+  static gboolean available;
+
+  if (g_once_init_enter (&decided))
+    {
+      available = gemm_decide ();
+      g_once_init_leave (&decided, 1);
+    }
+  return available;
+}
+
+/**
+ * cxr_get_matrix_kernel:
+ *
+ * Which code multiplies the matrices of convolutions and linear layers on
+ * the CPU: "avx512", the engine's own kernel, on a CPU with AVX-512
+ * unless the environment sets CXRGEN_GEMM=openblas; else "openblas",
+ * OpenBLAS's sgemm with the kernels it chose (or OPENBLAS_CORETYPE named).
+ * The attention's small products per thread always run on OpenBLAS.
+ *
+ * Returns: (transfer none): "avx512" or "openblas"
+ */
+const gchar *
+cxr_get_matrix_kernel (void)
+{
+  return _cxr_gemm_available () ? "avx512" : "openblas";
+}
+
+/* Inside an OpenMP loop already (a product per thread): _cxr_gemm()
+ * would run on one thread with buffers of its own, so such callers keep
+ * OpenBLAS. */
+gboolean
+_cxr_in_parallel (void)
+{
+#ifdef _OPENMP
+  return omp_in_parallel () != 0;
+#else
+  return FALSE;
+#endif
+}
+
+#ifdef HAVE_AVX512_KERNEL
+/* c[MR x NR] (row stride ldc) = (accumulate ? c : 0) + an A panel times a
+ * B panel over kc. The B panel is packed (row kk at b + kk * NR) or, when
+ * @b_rows is given, read in place (row kk at b + b_rows[kk]). */
+__attribute__ ((target ("avx512f"), always_inline)) static inline void
+kernel_14x32_body (gint64 kc, const gfloat *restrict a, const gfloat *restrict b, const gint64 *restrict b_rows,
+                   gfloat *restrict c, gint64 ldc, gboolean accumulate)
+{
+  __m512 acc0[MR], acc1[MR];
+
+#pragma GCC unroll 14
+  for (gint r = 0; r < MR; r++)
+    {
+      /* the tile of C arrives while the products run */
+      _mm_prefetch ((const char *) (c + r * ldc), _MM_HINT_T0);
+      _mm_prefetch ((const char *) (c + r * ldc + 16), _MM_HINT_T0);
+      acc0[r] = _mm512_setzero_ps ();
+      acc1[r] = _mm512_setzero_ps ();
+    }
+  for (gint64 kk = 0; kk < kc; kk++)
+    {
+      const gfloat *br = b_rows ? b + b_rows[kk] : b + kk * NR;
+      __m512 b0 = _mm512_loadu_ps (br), b1 = _mm512_loadu_ps (br + 16);
+#pragma GCC unroll 14
+      for (gint r = 0; r < MR; r++)
+        {
+          __m512 ar = _mm512_set1_ps (a[r]);
+          acc0[r] = _mm512_fmadd_ps (ar, b0, acc0[r]);
+          acc1[r] = _mm512_fmadd_ps (ar, b1, acc1[r]);
+        }
+      a += MR;
+    }
+#pragma GCC unroll 14
+  for (gint r = 0; r < MR; r++)
+    {
+      gfloat *cr = c + r * ldc;
+      if (accumulate)
+        {
+          acc0[r] = _mm512_add_ps (acc0[r], _mm512_loadu_ps (cr));
+          acc1[r] = _mm512_add_ps (acc1[r], _mm512_loadu_ps (cr + 16));
+        }
+      _mm512_storeu_ps (cr, acc0[r]);
+      _mm512_storeu_ps (cr + 16, acc1[r]);
+    }
+}
+
+__attribute__ ((target ("avx512f"))) static void
+kernel_14x32 (gint64 kc, const gfloat *a, const gfloat *b, gfloat *c, gint64 ldc, gboolean accumulate)
+{
+  kernel_14x32_body (kc, a, b, NULL, c, ldc, accumulate);
+}
+
+__attribute__ ((target ("avx512f"))) static void
+kernel_14x32_in_place (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
+                       gboolean accumulate)
+{
+  kernel_14x32_body (kc, a, b, b_rows, c, ldc, accumulate);
+}
+
+static void
+kernel (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
+        gboolean accumulate)
+{
+  if (b_rows)
+    kernel_14x32_in_place (kc, a, b, b_rows, c, ldc, accumulate);
+  else
+    kernel_14x32 (kc, a, b, c, ldc, accumulate);
+}
+#endif
+
+/* One tile of C at (m0, n0) with @rows x @cols valid: straight into C when
+ * the tile is whole and inside one block of columns, else through a
+ * scratch tile. */
+static void
+tile (gint64 kc, const gfloat *ap, const gfloat *bp, const gint64 *b_rows, gfloat *c, const CxrGemmAxis *c_rows,
+      const CxrGemmAxis *c_cols, gint64 m0, gint64 n0, gint64 rows, gint64 cols, gboolean accumulate)
+{
+#ifdef HAVE_AVX512_KERNEL
+  gint64 first = axis_offset (c_cols, n0);
+  if (rows == MR && cols == NR && c_cols->stride == 1 && axis_offset (c_cols, n0 + NR - 1) == first + NR - 1)
+    {
+      kernel (kc, ap, bp, b_rows, c + axis_offset (c_rows, m0) + first, c_rows->stride, accumulate);
+      return;
+    }
+  {
+    gfloat scratch[MR * NR] __attribute__ ((aligned (64)));
+    kernel (kc, ap, bp, b_rows, scratch, NR, FALSE);
+    for (gint64 r = 0; r < rows; r++)
+      {
+        gfloat *cr = c + axis_offset (c_rows, m0 + r);
+        for (gint64 j = 0; j < cols; j++)
+          {
+            gfloat *e = cr + axis_offset (c_cols, n0 + j);
+            *e = accumulate ? *e + scratch[r * NR + j] : scratch[r * NR + j];
+          }
+      }
+  }
+#else
+  g_assert_not_reached ();
+#endif
+}
+
+/**
+ * _cxr_gemm:
+ * @m, @n, @k: the sizes
+ * @a: A [m, k], packed by its own rule
+ * @b: B [k, n]
+ * @c: C's first element
+ * @c_rows: C's axis of m
+ * @c_cols: C's axis of n (its stride must be 1 inside a block)
+ * @accumulate: C += A B instead of C = A B
+ *
+ * C = A B (or C += A B) on the AVX-512 kernel; callers check
+ * _cxr_gemm_available() first. The work is counted in the flop count.
+ */
+void
+_cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
+           CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate)
+{
+  g_autofree gfloat *apack = NULL, *bpack = NULL;
+
+  g_return_if_fail (_cxr_gemm_available ());
+  __atomic_fetch_add (&_cxr_flops, 2 * (guint64) m * (guint64) n * (guint64) k, __ATOMIC_RELAXED);
+  if (m == 0 || n == 0)
+    return;
+  if (k == 0)
+    {
+      if (!accumulate)
+        for (gint64 r = 0; r < m; r++)
+          for (gint64 j = 0; j < n; j++)
+            c[axis_offset (&c_rows, r) + axis_offset (&c_cols, j)] = 0.0f;
+      return;
+    }
+  {
+    gint64 m_block = MIN (MC, (m + MR - 1) / MR * MR), n_block = MIN (NC, (n + NR - 1) / NR * NR);
+    /* two of each buffer: a thread packs the next step's panels while the
+     * other may still be multiplying the last step's, so the threads meet
+     * once per step, when the packing is done */
+    apack = g_aligned_alloc (2 * m_block * KC, sizeof (gfloat), 64);
+    if (b->rows == NULL)
+      bpack = g_aligned_alloc (2 * n_block * KC, sizeof (gfloat), 64);
+#pragma omp parallel
+    {
+      guint step = 0, b_packs = 0;
+      for (gint64 jc = 0; jc < n; jc += NC)
+        {
+          gint64 nc = MIN (NC, n - jc), n_tiles = (nc + NR - 1) / NR;
+          for (gint64 pc = 0; pc < k; pc += KC)
+            {
+              gint64 kc = MIN (KC, k - pc);
+              gboolean acc = accumulate || pc > 0;
+              gfloat *bbuf = bpack ? bpack + (b_packs++ % 2) * n_block * KC : NULL;
+              for (gint64 ic = 0; ic < m; ic += MC)
+                {
+                  gint64 mc = MIN (MC, m - ic), n_panels = (mc + MR - 1) / MR;
+                  gint64 b_tiles = (bbuf && ic == 0) ? n_tiles : 0;
+                  gfloat *abuf = apack + (step++ % 2) * m_block * KC;
+#pragma omp for schedule(static)
+                  for (gint64 q = 0; q < b_tiles + n_panels; q++)
+                    if (q < b_tiles)
+                      b->pack (b, jc + q * NR, pc, MIN (NR, nc - q * NR), kc, NR, bbuf + q * NR * kc);
+                    else
+                      {
+                        gint64 p = q - b_tiles;
+                        a->pack (a, ic + p * MR, pc, MIN (MR, mc - p * MR), kc, MR, abuf + p * MR * kc);
+                      }
+                  /* the same thread gets the same tiles of C at every step,
+                   * so no one else touches them in the meantime */
+#pragma omp for collapse(2) schedule(static) nowait
+                  for (gint64 t = 0; t < n_tiles; t++)
+                    for (gint64 p = 0; p < n_panels; p++)
+                      tile (kc, abuf + p * MR * kc, bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
+                            bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
+                            MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
+                }
+            }
+        }
+    }
+  }
+}
