@@ -314,11 +314,51 @@ test_attention_memory_is_linear (void)
   g_assert_cmpuint (peaks[1], <, (guint64) 2 * 2048 * 2048 * 4 / 8);
 }
 
+/* Freed blocks of 64 KiB or more are kept and handed out again, zeroed
+ * for cxr_tensor_new(); the cache holds no more than the engine held. */
+static void
+test_block_cache (void)
+{
+  const gint64 shape[] = { 512, 512 }; /* 1 MiB */
+  gsize n = 512 * 512;
+  CxrTensor *t = cxr_tensor_new (CXR_DTYPE_F32, shape, 2);
+  guint64 held = cxr_tensor_get_allocated_bytes (), cached;
+  gfloat *data = cxr_tensor_get_data (t);
+  gboolean all_zero = TRUE;
+
+  cxr_tensor_release_cache ();
+  memset (data, 0xff, n * sizeof (gfloat));
+  cxr_tensor_unref (t);
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, held - n * sizeof (gfloat));
+  cached = cxr_tensor_get_cached_bytes ();
+#if defined(__SANITIZE_ADDRESS__)
+  g_assert_cmpuint (cached, ==, 0); /* off under ASan: freed memory is freed */
+#else
+  if (g_strcmp0 (g_getenv ("CXRGEN_TENSOR_CACHE"), "0") != 0)
+    g_assert_cmpuint (cached, >=, n * sizeof (gfloat));
+#endif
+  g_assert_cmpuint (cached, <=, held + n * sizeof (gfloat));
+
+  /* the same size again: the kept block (when there is one), all zeros */
+  t = cxr_tensor_new (CXR_DTYPE_F32, shape, 2);
+  data = cxr_tensor_get_data (t);
+  for (gsize i = 0; i < n; i++)
+    all_zero = all_zero && data[i] == 0.0f;
+  g_assert_true (all_zero);
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, cached > 0 ? cached - n * sizeof (gfloat) : 0);
+  g_assert_cmpuint (cxr_tensor_get_allocated_bytes (), ==, held);
+  cxr_tensor_unref (t);
+
+  cxr_tensor_release_cache ();
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tensor/new", test_new);
+  g_test_add_func ("/tensor/block-cache", test_block_cache);
   g_test_add_func ("/tensor/from-data", test_from_data);
   g_test_add_func ("/tensor/views", test_views);
   g_test_add_func ("/tensor/half-floats", test_half_floats);

@@ -60,6 +60,8 @@ struct _CxrGemmOperand {
    * place; data must hold CXR_GEMM_MAX_WIDTH readable floats past the
    * last element (a partial tile reads a whole one). */
   const gint64 *rows;
+  /* A only: all of A packed by _cxr_gemm_pack_a() */
+  const gfloat *packed;
 };
 
 /* The most K one pack call is asked for, and the widest panel. */
@@ -69,7 +71,19 @@ struct _CxrGemmOperand {
 CxrGemmAxis _cxr_gemm_axis_plain (gint64 stride);
 CxrGemmAxis _cxr_gemm_axis_blocked (gint64 stride, gint64 block, gint64 block_stride);
 CxrGemmOperand _cxr_gemm_operand_strided (const gfloat *data, CxrGemmAxis outer, CxrGemmAxis inner);
+/* An op's output, each element of which the op writes: not zeroed. */
+CxrTensor *_cxr_tensor_new_uninitialized (CxrDType dtype, const gint64 *shape, guint ndim);
+CxrTensor *_cxr_tensor_new_uninitialized_like (CxrTensor *x);
 gboolean _cxr_gemm_available (void);
+gfloat *_cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a);
+
+/* g_autofree for g_aligned_alloc()'s floats */
+static inline void
+_cxr_aligned_free_floats (gfloat **p)
+{
+  g_aligned_free (*p);
+}
+#define _cxr_autofree_aligned __attribute__ ((cleanup (_cxr_aligned_free_floats)))
 gboolean _cxr_in_parallel (void);
 void _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
                 CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate);

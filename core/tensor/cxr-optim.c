@@ -401,7 +401,7 @@ cxr_param_set_init_normal (CxrParamSet *self, const gchar *name, gfloat std, gui
   g_return_if_fail (p != NULL);
   v = _cxr_f32 (p);
   cxr_philox_normal (seed, 0, v, (gsize) _cxr_numel (p));
-  for (gint64 i = 0; i < _cxr_numel (p); i++)
+  for (gint64 i = 0, count = _cxr_numel (p); i < count; i++)
     v[i] *= std;
 }
 

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cxr-private.h"
+#include "cxr-ops-private.h"
 
 /**
  * CxrTensor:
@@ -28,7 +29,8 @@ typedef struct {
   gatomicrefcount ref;
   guint8 *data;
   gsize size;
-  gboolean owns_data; /* g_aligned_free it */
+  gsize capacity;     /* of data, when owned: its size class */
+  gboolean owns_data; /* give it back to the block cache */
   gpointer owner;
   GDestroyNotify owner_free;
 } CxrStorage;
@@ -362,17 +364,177 @@ cxr_tensor_reset_peak_bytes (void)
   __atomic_store_n (&peak_bytes, cxr_tensor_get_allocated_bytes (), __ATOMIC_RELAXED);
 }
 
+/* The block cache. A step of training or sampling frees and allocates
+ * the same activations again and again; blocks this large come from mmap
+ * in malloc, and a fresh mapping is zeroed one page fault at a time (the
+ * faults took half the time of an Inception-v3 forward pass). So blocks
+ * of at least CACHE_MIN_BYTES are kept when freed, by size class (eight
+ * classes per power of two: at most 1/8 of a block unused), and handed
+ * out again. The cache holds at most as many bytes as the engine ever
+ * held at once; cxr_tensor_release_cache() empties it. ASan builds and
+ * CXRGEN_TENSOR_CACHE=0 leave it off, so freed memory is really freed. */
+#define CACHE_MIN_BYTES ((gsize) 64 * 1024)
+
+static GMutex cache_lock;
+static GHashTable *cache;       /* size class -> GSList of blocks */
+static guint64 cached_bytes, most_held;
+
+static gboolean
+cache_enabled (void)
+{
+  static gsize decided = 0;
+  static gboolean enabled;
+
+  if (g_once_init_enter (&decided))
+    {
+      const gchar *env = g_getenv ("CXRGEN_TENSOR_CACHE");
+#if defined(__SANITIZE_ADDRESS__)
+      enabled = FALSE;
+#else
+      enabled = !(env && g_str_equal (env, "0"));
+#endif
+      g_once_init_leave (&decided, 1);
+    }
+  return enabled;
+}
+
+static gsize
+size_class (gsize size)
+{
+  guint bits;
+  gsize step;
+
+  if (size < CACHE_MIN_BYTES)
+    return size;
+  bits = g_bit_storage (size);  /* 2^(bits-1) <= size < 2^bits */
+  step = (gsize) 1 << (bits - 4);
+  return (size + step - 1) / step * step;
+}
+
+static gpointer
+block_take (gsize capacity)
+{
+  gpointer block = NULL;
+
+  if (capacity < CACHE_MIN_BYTES || !cache_enabled ())
+    return NULL;
+  g_mutex_lock (&cache_lock);
+  if (cache)
+    {
+      GSList *list = g_hash_table_lookup (cache, GSIZE_TO_POINTER (capacity));
+      if (list)
+        {
+          block = list->data;
+          list = g_slist_delete_link (list, list);
+          g_hash_table_insert (cache, GSIZE_TO_POINTER (capacity), list);
+          cached_bytes -= capacity;
+        }
+    }
+  g_mutex_unlock (&cache_lock);
+  return block;
+}
+
+/* Keeps @block if there is room, else frees it. */
+static void
+block_give (gpointer block, gsize capacity)
+{
+  gboolean kept = FALSE;
+
+  if (capacity >= CACHE_MIN_BYTES && cache_enabled ())
+    {
+      g_mutex_lock (&cache_lock);
+      if (cached_bytes + capacity <= most_held)
+        {
+          if (cache == NULL)
+            cache = g_hash_table_new (g_direct_hash, g_direct_equal);
+          g_hash_table_insert (cache, GSIZE_TO_POINTER (capacity),
+                               g_slist_prepend (g_hash_table_lookup (cache, GSIZE_TO_POINTER (capacity)), block));
+          cached_bytes += capacity;
+          kept = TRUE;
+        }
+      g_mutex_unlock (&cache_lock);
+    }
+  if (!kept)
+    g_aligned_free (block);
+}
+
+static void
+free_list (gpointer key, gpointer value, gpointer user_data)
+{
+  g_slist_free_full (value, g_aligned_free);
+}
+
+/**
+ * cxr_tensor_release_cache:
+ *
+ * Frees the blocks of tensor storage the engine keeps for reuse (see
+ * cxr_tensor_get_cached_bytes()), as between two phases of a run whose
+ * tensors differ in size.
+ */
+void
+cxr_tensor_release_cache (void)
+{
+  g_mutex_lock (&cache_lock);
+  if (cache)
+    {
+      g_hash_table_foreach (cache, free_list, NULL);
+      g_hash_table_remove_all (cache);
+    }
+  cached_bytes = 0;
+  g_mutex_unlock (&cache_lock);
+}
+
+/**
+ * cxr_tensor_get_cached_bytes:
+ *
+ * Freed tensor storage of 64 KiB or more is kept and reused for the next
+ * tensor of its size class, so a loop that allocates the same sizes every
+ * step stops asking the system for memory. The cache never holds more
+ * than the most the engine held at once; CXRGEN_TENSOR_CACHE=0 turns it
+ * off.
+ *
+ * Returns: the bytes kept for reuse now (not counted in
+ *   cxr_tensor_get_allocated_bytes())
+ */
+guint64
+cxr_tensor_get_cached_bytes (void)
+{
+  guint64 bytes;
+
+  g_mutex_lock (&cache_lock);
+  bytes = cached_bytes;
+  g_mutex_unlock (&cache_lock);
+  return bytes;
+}
+
+/* @zeroed: whether the caller needs zeros, or writes every byte itself */
 static CxrStorage *
-storage_new (gsize size)
+storage_new_full (gsize size, gboolean zeroed)
 {
   CxrStorage *storage = g_new0 (CxrStorage, 1);
+  gsize capacity = size_class (MAX (size, 1));
+  guint64 held;
 
   g_atomic_ref_count_init (&storage->ref);
   storage->size = size;
-  storage->data = g_aligned_alloc0 (1, MAX (size, 1), 64);
+  storage->capacity = capacity;
+  storage->data = block_take (capacity);
+  if (storage->data == NULL)
+    storage->data = zeroed ? g_aligned_alloc0 (1, capacity, 64) : g_aligned_alloc (1, capacity, 64);
+  else if (zeroed)
+    memset (storage->data, 0, size);
   storage->owns_data = TRUE;
   count_allocation ((gint64) size);
+  held = cxr_tensor_get_allocated_bytes ();
+  if (held > __atomic_load_n (&most_held, __ATOMIC_RELAXED))
+    __atomic_store_n (&most_held, held, __ATOMIC_RELAXED);
   return storage;
+}
+
+static CxrStorage *
+storage_new (gsize size)
+{
+  return storage_new_full (size, TRUE);
 }
 
 static CxrStorage *
@@ -389,7 +551,7 @@ storage_unref (CxrStorage *storage)
     return;
   if (storage->owns_data)
     {
-      g_aligned_free (storage->data);
+      block_give (storage->data, storage->capacity);
       count_allocation (-(gint64) storage->size);
     }
   if (storage->owner_free)
@@ -471,6 +633,29 @@ cxr_tensor_new (CxrDType dtype, const gint64 *shape, guint ndim)
   self = tensor_alloc (dtype, shape, ndim);
   self->storage = storage_new (n_bytes);
   return self;
+}
+
+/* A tensor whose elements the caller writes, every one of them (an op's
+ * output): not zeroed. */
+CxrTensor *
+_cxr_tensor_new_uninitialized (CxrDType dtype, const gint64 *shape, guint ndim)
+{
+  CxrTensor *self;
+  gsize n_bytes = 0;
+
+  g_return_val_if_fail (check_shape (shape, ndim, dtype, &n_bytes, NULL), NULL);
+  self = tensor_alloc (dtype, shape, ndim);
+  self->storage = storage_new_full (n_bytes, FALSE);
+  return self;
+}
+
+CxrTensor *
+_cxr_tensor_new_uninitialized_like (CxrTensor *x)
+{
+  guint nd;
+  const gint64 *shape = cxr_tensor_get_shape (x, &nd);
+
+  return _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, shape, nd);
 }
 
 /**

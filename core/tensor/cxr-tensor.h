@@ -60,6 +60,8 @@ gsize cxr_dtype_get_size (CxrDType dtype);
 guint64 cxr_tensor_get_allocated_bytes (void);
 guint64 cxr_tensor_get_peak_bytes (void);
 void cxr_tensor_reset_peak_bytes (void);
+guint64 cxr_tensor_get_cached_bytes (void);
+void cxr_tensor_release_cache (void);
 const gchar *cxr_dtype_get_name (CxrDType dtype);
 gboolean cxr_dtype_from_name (const gchar *name, CxrDType *dtype);
 

@@ -761,7 +761,7 @@ take_ids (CxrModel *model, GHashTable *inputs, const gchar *name, GError **error
       return NULL;
     }
   p = cxr_tensor_get_data (ids);
-  for (gint64 i = 0; i < cxr_tensor_get_numel (ids); i++)
+  for (gint64 i = 0, count = cxr_tensor_get_numel (ids); i < count; i++)
     if (p[i] < 0 || p[i] >= CFG (self)->vocab)
       {
         g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "bart: %s[%" G_GINT64_FORMAT "][%" G_GINT64_FORMAT

@@ -119,7 +119,7 @@ cxr_diffusion_train_compute_loss (CxrTrainer *trainer, CxrBatch *batch, CxrTape 
     const gfloat *pm = cxr_tensor_get_data (m), *pl = cxr_tensor_get_data (logvar);
     gfloat *pz = cxr_tensor_get_data (z);
     gfloat sf = (gfloat) cxr_autoencoder_get_scaling_factor (vae);
-    for (gint64 i = 0; i < cxr_tensor_get_numel (z); i++)
+    for (gint64 i = 0, count = cxr_tensor_get_numel (z); i < count; i++)
       pz[i] = (pm[i] + expf (0.5f * pl[i]) * pz[i]) * sf;
     latents = g_steal_pointer (&z);
   }

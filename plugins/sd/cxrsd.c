@@ -865,7 +865,7 @@ cxr_sd_vae_encode (CxrSdVae *self, CxrTape *tape, CxrTensor *images, CxrTensor *
         memcpy (cxr_tensor_get_data (*logvar), cxr_tensor_get_data (dense), cxr_tensor_get_nbytes (dense));
       }
       p = cxr_tensor_get_data (*logvar);
-      for (gint64 i = 0; i < cxr_tensor_get_numel (*logvar); i++)
+      for (gint64 i = 0, count = cxr_tensor_get_numel (*logvar); i < count; i++)
         p[i] = CLAMP (p[i], -30.0f, 20.0f);
     }
   return g_steal_pointer (&mean);

@@ -231,6 +231,11 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, gfloat *
 
       for (gint64 t = 0; t < k; t++)
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
+      /* the weights packed once for the batch, unless the product reads
+       * them in place (a narrow image) */
+      _cxr_autofree_aligned gfloat *packed_w = wide_hw > 2 * CXR_GEMM_MAX_WIDTH ? _cxr_gemm_pack_a (d->co, k, &a) : NULL;
+
+      a.packed = packed_w;
       b = (CxrGemmOperand) { .data = padded, .rows = rows };
       for (gint64 img = 0; img < d->n; img++)
         {
@@ -426,7 +431,7 @@ cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *b
   conv_dims_init (&d, x, weight, stride, pad_h, pad_w);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
-  out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { d.n, d.co, d.ho, d.wo }, 4);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d.n, d.co, d.ho, d.wo }, 4);
   if (_cxr_gemm_available ())
     {
       gfloat *y = _cxr_f32 (out);
@@ -524,7 +529,7 @@ cxr_op_upsample_nearest2x (CxrTape *tape, CxrTensor *x, GError **error)
   h = cxr_tensor_get_dim (x, 2);
   w = cxr_tensor_get_dim (x, 3);
   planes = n * c;
-  out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, c, 2 * h, 2 * w }, 4);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { n, c, 2 * h, 2 * w }, 4);
   vx = _cxr_f32 (x);
   o = _cxr_f32 (out);
 #pragma omp parallel for schedule(static)
@@ -770,7 +775,7 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, const PoolArgs *args, gint64 o
       return NULL;
     }
   planes = n * c;
-  out = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n, c, oh, ow }, 4);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { n, c, oh, ow }, 4);
   vx = _cxr_f32 (x);
   o = _cxr_f32 (out);
 #pragma omp parallel for schedule(static)
@@ -780,16 +785,22 @@ pool (CxrTape *tape, CxrTensor *x, PoolKind kind, const PoolArgs *args, gint64 o
         {
           Window win = pool_window (kind, oy, ox, h, w, oh, ow, args);
           const gfloat *plane = vx + p * h * w;
-          gfloat m = -INFINITY;
-          gdouble sum = 0;
-          for (gint64 y = win.y0; y < win.y1; y++)
-            for (gint64 xx = win.x0; xx < win.x1; xx++)
-              {
-                m = MAX (m, plane[y * w + xx]);
-                sum += plane[y * w + xx];
-              }
-          o[(p * oh + oy) * ow + ox] =
-            kind == POOL_MAX ? m : (gfloat) (sum / win.divisor);
+          if (kind == POOL_MAX)
+            {
+              gfloat m = -INFINITY;
+              for (gint64 y = win.y0; y < win.y1; y++)
+                for (gint64 xx = win.x0; xx < win.x1; xx++)
+                  m = MAX (m, plane[y * w + xx]);
+              o[(p * oh + oy) * ow + ox] = m;
+            }
+          else
+            {
+              gdouble sum = 0;
+              for (gint64 y = win.y0; y < win.y1; y++)
+                for (gint64 xx = win.x0; xx < win.x1; xx++)
+                  sum += plane[y * w + xx];
+              o[(p * oh + oy) * ow + ox] = (gfloat) (sum / win.divisor);
+            }
         }
   {
     CxrNode *node = _cxr_tape_record (tape, name, pool_backward, out, &x, 1);

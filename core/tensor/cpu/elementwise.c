@@ -131,7 +131,7 @@ binary (CxrTape *tape, CxrTensor *a, CxrTensor *b, BinaryOp op, const gchar *nam
   if (!_cxr_check_input (a, name, "a", error) || !_cxr_check_input (b, name, "b", error) ||
       !broadcast_shapes (a, b, &bc, name, error))
     return NULL;
-  out = cxr_tensor_new (CXR_DTYPE_F32, bc.shape, bc.ndim);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, bc.shape, bc.ndim);
   o = _cxr_f32 (out);
   va = _cxr_f32 (a);
   vb = _cxr_f32 (b);
@@ -312,13 +312,31 @@ unary (CxrTape *tape, CxrTensor *x, UnaryOp op, gfloat factor, const gchar *name
 
   if (!_cxr_check_input (x, name, "x", error))
     return NULL;
-  out = cxr_tensor_new_like (x);
+  out = _cxr_tensor_new_uninitialized_like (x);
   vx = _cxr_f32 (x);
   o = _cxr_f32 (out);
   n = _cxr_numel (x);
-#pragma omp parallel for schedule(static) if (n > 16384)
-  for (gint64 i = 0; i < n; i++)
-    o[i] = unary_forward (op, vx[i], factor);
+  /* one loop per op, so each compiles without the switch (and ReLU and
+   * scaling vectorise) */
+#define UNARY_LOOP(OP)                                                      \
+  G_STMT_START {                                                            \
+    _Pragma ("omp parallel for schedule(static) if (n > 16384)")           \
+    for (gint64 i = 0; i < n; i++)                                          \
+      o[i] = unary_forward (OP, vx[i], factor);                             \
+  } G_STMT_END
+  switch (op)
+    {
+    case UN_SCALE: UNARY_LOOP (UN_SCALE); break;
+    case UN_SILU: UNARY_LOOP (UN_SILU); break;
+    case UN_GELU_ERF: UNARY_LOOP (UN_GELU_ERF); break;
+    case UN_GELU_TANH: UNARY_LOOP (UN_GELU_TANH); break;
+    case UN_QUICK_GELU: UNARY_LOOP (UN_QUICK_GELU); break;
+    case UN_TANH: UNARY_LOOP (UN_TANH); break;
+    case UN_RELU: UNARY_LOOP (UN_RELU); break;
+    case UN_SIGMOID: UNARY_LOOP (UN_SIGMOID); break;
+    default: g_assert_not_reached ();
+    }
+#undef UNARY_LOOP
   {
     CxrNode *node = _cxr_tape_record (tape, name, unary_backward, out, &x, 1);
     if (node)

@@ -181,11 +181,13 @@ _cxr_in_parallel (void)
 
 #ifdef HAVE_AVX512_KERNEL
 /* c[MR x NR] (row stride ldc) = (accumulate ? c : 0) + an A panel times a
- * B panel over kc. The B panel is packed (row kk at b + kk * NR) or, when
- * @b_rows is given, read in place (row kk at b + b_rows[kk]). */
+ * B panel over kc. The A panel is packed (column kk at a + kk * MR) or,
+ * when @a_ld is not 0, read in place from rows @a_ld apart; the B panel is
+ * packed (row kk at b + kk * NR) or, when @b_rows is given, read in place
+ * (row kk at b + b_rows[kk]). */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
-kernel_14x32_body (gint64 kc, const gfloat *restrict a, const gfloat *restrict b, const gint64 *restrict b_rows,
-                   gfloat *restrict c, gint64 ldc, gboolean accumulate)
+kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloat *restrict b,
+                   const gint64 *restrict b_rows, gfloat *restrict c, gint64 ldc, gboolean accumulate)
 {
   __m512 acc0[MR], acc1[MR];
 
@@ -205,11 +207,11 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, const gfloat *restrict b
 #pragma GCC unroll 14
       for (gint r = 0; r < MR; r++)
         {
-          __m512 ar = _mm512_set1_ps (a[r]);
+          __m512 ar = _mm512_set1_ps (a_ld ? a[r * a_ld] : a[r]);
           acc0[r] = _mm512_fmadd_ps (ar, b0, acc0[r]);
           acc1[r] = _mm512_fmadd_ps (ar, b1, acc1[r]);
         }
-      a += MR;
+      a += a_ld ? 1 : MR;
     }
 #pragma GCC unroll 14
   for (gint r = 0; r < MR; r++)
@@ -226,26 +228,44 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, const gfloat *restrict b
 }
 
 __attribute__ ((target ("avx512f"))) static void
-kernel_14x32 (gint64 kc, const gfloat *a, const gfloat *b, gfloat *c, gint64 ldc, gboolean accumulate)
+kernel_packed (gint64 kc, const gfloat *a, const gfloat *b, gfloat *c, gint64 ldc, gboolean accumulate)
 {
-  kernel_14x32_body (kc, a, b, NULL, c, ldc, accumulate);
+  kernel_14x32_body (kc, a, 0, b, NULL, c, ldc, accumulate);
 }
 
 __attribute__ ((target ("avx512f"))) static void
-kernel_14x32_in_place (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
-                       gboolean accumulate)
+kernel_b_in_place (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
+                   gboolean accumulate)
 {
-  kernel_14x32_body (kc, a, b, b_rows, c, ldc, accumulate);
+  kernel_14x32_body (kc, a, 0, b, b_rows, c, ldc, accumulate);
+}
+
+__attribute__ ((target ("avx512f"))) static void
+kernel_a_in_place (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, gfloat *c, gint64 ldc,
+                   gboolean accumulate)
+{
+  kernel_14x32_body (kc, a, a_ld, b, NULL, c, ldc, accumulate);
+}
+
+__attribute__ ((target ("avx512f"))) static void
+kernel_both_in_place (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, const gint64 *b_rows, gfloat *c,
+                      gint64 ldc, gboolean accumulate)
+{
+  kernel_14x32_body (kc, a, a_ld, b, b_rows, c, ldc, accumulate);
 }
 
 static void
-kernel (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
+kernel (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
         gboolean accumulate)
 {
-  if (b_rows)
-    kernel_14x32_in_place (kc, a, b, b_rows, c, ldc, accumulate);
+  if (a_ld && b_rows)
+    kernel_both_in_place (kc, a, a_ld, b, b_rows, c, ldc, accumulate);
+  else if (a_ld)
+    kernel_a_in_place (kc, a, a_ld, b, c, ldc, accumulate);
+  else if (b_rows)
+    kernel_b_in_place (kc, a, b, b_rows, c, ldc, accumulate);
   else
-    kernel_14x32 (kc, a, b, c, ldc, accumulate);
+    kernel_packed (kc, a, b, c, ldc, accumulate);
 }
 #endif
 
@@ -253,19 +273,20 @@ kernel (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloa
  * the tile is whole and inside one block of columns, else through a
  * scratch tile. */
 static void
-tile (gint64 kc, const gfloat *ap, const gfloat *bp, const gint64 *b_rows, gfloat *c, const CxrGemmAxis *c_rows,
+tile (gint64 kc, const gfloat *ap, gint64 a_ld, const gfloat *bp, const gint64 *b_rows, gfloat *c,
+      const CxrGemmAxis *c_rows,
       const CxrGemmAxis *c_cols, gint64 m0, gint64 n0, gint64 rows, gint64 cols, gboolean accumulate)
 {
 #ifdef HAVE_AVX512_KERNEL
   gint64 first = axis_offset (c_cols, n0);
   if (rows == MR && cols == NR && c_cols->stride == 1 && axis_offset (c_cols, n0 + NR - 1) == first + NR - 1)
     {
-      kernel (kc, ap, bp, b_rows, c + axis_offset (c_rows, m0) + first, c_rows->stride, accumulate);
+      kernel (kc, ap, a_ld, bp, b_rows, c + axis_offset (c_rows, m0) + first, c_rows->stride, accumulate);
       return;
     }
   {
     gfloat scratch[MR * NR] __attribute__ ((aligned (64)));
-    kernel (kc, ap, bp, b_rows, scratch, NR, FALSE);
+    kernel (kc, ap, a_ld, bp, b_rows, scratch, NR, FALSE);
     for (gint64 r = 0; r < rows; r++)
       {
         gfloat *cr = c + axis_offset (c_rows, m0 + r);
@@ -279,6 +300,35 @@ tile (gint64 kc, const gfloat *ap, const gfloat *bp, const gint64 *b_rows, gfloa
 #else
   g_assert_not_reached ();
 #endif
+}
+
+/**
+ * _cxr_gemm_pack_a:
+ * @m, @k: A's sizes
+ * @a: A
+ *
+ * Packs all of A once, for products that share it (a convolution's
+ * weights, for each image of the batch): the operand it returns reads
+ * the panels as they are.
+ *
+ * Returns: (transfer full): the packed panels, for @packed of an operand;
+ *   free with g_aligned_free()
+ */
+gfloat *
+_cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a)
+{
+  gint64 n_panels = (m + MR - 1) / MR, m_pad = n_panels * MR, n_blocks = (k + KC - 1) / KC;
+  gfloat *packed = g_aligned_alloc (MAX (m_pad * k, 1), sizeof (gfloat), 64);
+
+  /* block pc at pc * m_pad, its panel p at p * MR * kc inside */
+#pragma omp parallel for collapse(2) schedule(static)
+  for (gint64 blk = 0; blk < n_blocks; blk++)
+    for (gint64 p = 0; p < n_panels; p++)
+      {
+        gint64 pc = blk * KC, kc = MIN (KC, k - pc);
+        a->pack (a, p * MR, pc, MIN (MR, m - p * MR), kc, MR, packed + pc * m_pad + p * MR * kc);
+      }
+  return packed;
 }
 
 /**
@@ -298,7 +348,8 @@ void
 _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
            CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate)
 {
-  g_autofree gfloat *apack = NULL, *bpack = NULL;
+  _cxr_autofree_aligned gfloat *apack = NULL;
+  _cxr_autofree_aligned gfloat *bpack = NULL;
 
   g_return_if_fail (_cxr_gemm_available ());
   __atomic_fetch_add (&_cxr_flops, 2 * (guint64) m * (guint64) n * (guint64) k, __ATOMIC_RELAXED);
@@ -317,7 +368,15 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
     /* two of each buffer: a thread packs the next step's panels while the
      * other may still be multiplying the last step's, so the threads meet
      * once per step, when the packing is done */
-    apack = g_aligned_alloc (2 * m_block * KC, sizeof (gfloat), 64);
+    gint64 m_pad = (m + MR - 1) / MR * MR;
+    /* With a narrow B (at most two tiles of columns: a convolution at 4x4
+     * or 8x8), each element of A serves one or two tiles, and packing it
+     * costs as much as the products: a plain row-major A is then read in
+     * place, rows a_ld apart. */
+    gboolean a_in_place = a->packed == NULL && a->pack == pack_strided && a->inner.stride == 1 &&
+                          a->inner.block == 0 && a->outer.block == 0 && n <= 2 * NR;
+    if (a->packed == NULL)
+      apack = g_aligned_alloc (2 * m_block * KC, sizeof (gfloat), 64);
     if (b->rows == NULL)
       bpack = g_aligned_alloc (2 * n_block * KC, sizeof (gfloat), 64);
 #pragma omp parallel
@@ -335,24 +394,33 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
                 {
                   gint64 mc = MIN (MC, m - ic), n_panels = (mc + MR - 1) / MR;
                   gint64 b_tiles = (bbuf && ic == 0) ? n_tiles : 0;
-                  gfloat *abuf = apack + (step++ % 2) * m_block * KC;
+                  /* panels to pack: all, none (packed before), or with A
+                   * read in place, only a partial last one */
+                  gint64 a_first = a_in_place ? (mc % MR ? n_panels - 1 : n_panels) : 0;
+                  gint64 a_panels = a->packed ? 0 : n_panels - a_first;
+                  const gfloat *abuf = a->packed ? a->packed + pc * m_pad + ic * kc
+                                                 : apack + (step++ % 2) * m_block * KC;
 #pragma omp for schedule(static)
-                  for (gint64 q = 0; q < b_tiles + n_panels; q++)
+                  for (gint64 q = 0; q < b_tiles + a_panels; q++)
                     if (q < b_tiles)
                       b->pack (b, jc + q * NR, pc, MIN (NR, nc - q * NR), kc, NR, bbuf + q * NR * kc);
                     else
                       {
-                        gint64 p = q - b_tiles;
-                        a->pack (a, ic + p * MR, pc, MIN (MR, mc - p * MR), kc, MR, abuf + p * MR * kc);
+                        gint64 p = a_first + q - b_tiles;
+                        a->pack (a, ic + p * MR, pc, MIN (MR, mc - p * MR), kc, MR, (gfloat *) abuf + p * MR * kc);
                       }
                   /* the same thread gets the same tiles of C at every step,
                    * so no one else touches them in the meantime */
 #pragma omp for collapse(2) schedule(static) nowait
                   for (gint64 t = 0; t < n_tiles; t++)
                     for (gint64 p = 0; p < n_panels; p++)
-                      tile (kc, abuf + p * MR * kc, bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
-                            bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
-                            MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
+                      {
+                        gboolean in_place = p < a_first;
+                        tile (kc, in_place ? a->data + (ic + p * MR) * a->outer.stride + pc : abuf + p * MR * kc,
+                              in_place ? a->outer.stride : 0, bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
+                              bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
+                              MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
+                      }
                 }
             }
         }

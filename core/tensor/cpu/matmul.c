@@ -123,7 +123,7 @@ cxr_op_matmul (CxrTape *tape, CxrTensor *a, CxrTensor *b, GError **error)
   sa = cxr_tensor_get_shape (a, &na);
   memcpy (shape, sa, na * sizeof (gint64));
   shape[na - 1] = d.n;
-  out = cxr_tensor_new (CXR_DTYPE_F32, shape, na);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, shape, na);
   if (d.shared_b)
     gemm (FALSE, FALSE, d.batch * d.m, d.n, d.k, _cxr_f32 (a), _cxr_f32 (b), 0.0f, _cxr_f32 (out));
   else
@@ -207,7 +207,7 @@ cxr_op_linear (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *bias, 
   rows = _cxr_numel (x) / MAX (in_f, 1);
   memcpy (shape, sx, nx * sizeof (gint64));
   shape[nx - 1] = out_f;
-  out = cxr_tensor_new (CXR_DTYPE_F32, shape, nx);
+  out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, shape, nx);
   y = _cxr_f32 (out);
   if (bias)
     {

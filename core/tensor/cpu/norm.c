@@ -428,7 +428,7 @@ cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var,
         g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "batch_norm: mean and var are needed");
       return NULL;
     }
-  out = cxr_tensor_new_like (x);
+  out = _cxr_tensor_new_uninitialized_like (x);
   m = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
   rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
   vx = _cxr_f32 (x);
@@ -448,8 +448,11 @@ cxr_op_batch_norm (CxrTape *tape, CxrTensor *x, CxrTensor *mean, CxrTensor *var,
   for (gint64 i = 0; i < n * c; i++)
     {
       gint64 ch = i % c;
+      gfloat mean_ch = pm[ch], scale = pr[ch] * (vw ? vw[ch] : 1.0f), shift = vb ? vb[ch] : 0.0f;
+      const gfloat *xi = vx + i * inner;
+      gfloat *oi = o + i * inner;
       for (gint64 j = 0; j < inner; j++)
-        o[i * inner + j] = (vx[i * inner + j] - pm[ch]) * pr[ch] * (vw ? vw[ch] : 1.0f) + (vb ? vb[ch] : 0.0f);
+        oi[j] = (xi[j] - mean_ch) * scale + shift;
     }
   record_batch_norm (tape, "batch_norm", batch_norm_backward, out, x, weight, bias, m, rstd, n, c, inner);
   return out;
@@ -550,7 +553,7 @@ cxr_op_batch_norm_train (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTens
                    "batch_norm_train: x %s has one value per channel; training needs a batch of more", d);
       return NULL;
     }
-  out = cxr_tensor_new_like (x);
+  out = _cxr_tensor_new_uninitialized_like (x);
   m = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
   rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { c }, 1);
   vx = _cxr_f32 (x);

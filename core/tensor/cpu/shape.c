@@ -72,7 +72,7 @@ permute_backward (CxrNode *node)
     inverse[dims[i]] = (gint) i;
   back = cxr_tensor_permute (cxr_tensor_get_grad (node->out), inverse, nd, NULL);
   c = cxr_tensor_contiguous (back);
-  for (gint64 i = 0; i < _cxr_numel (x); i++)
+  for (gint64 i = 0, count = _cxr_numel (x); i < count; i++)
     dx[i] += _cxr_f32 (c)[i];
 }
 
@@ -297,7 +297,7 @@ sum_backward (CxrNode *node)
   gfloat g = _cxr_f32 (cxr_tensor_get_grad (node->out))[0] * (gfloat) node->f[0];
 
   if (dx)
-    for (gint64 i = 0; i < _cxr_numel (x); i++)
+    for (gint64 i = 0, count = _cxr_numel (x); i < count; i++)
       dx[i] += g;
 }
 
