@@ -210,7 +210,8 @@ conv_dims_from_node (CxrNode *node, ConvDims *d)
 /* y (+)= conv (x, w) on the engine's own product: A = the weights [co, K],
  * B = the taps of the whole batch, C = y [n][co][hw]. */
 static void
-conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, gfloat *y, gboolean accumulate)
+conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gfloat *bias, gfloat *y,
+                   gboolean accumulate)
 {
   gint64 k = d->c * d->kh * d->kw, hw = d->ho * d->wo;
   CxrGemmOperand a = _cxr_gemm_operand_strided (w, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
@@ -226,8 +227,11 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, gfloat *
       g_autofree gint64 *rows = g_new (gint64, k);
       /* the dropped columns of the last row read up to kw - 1 floats past
        * the image, and a partial tile up to a whole one further */
-      g_autofree gfloat *padded = g_new0 (gfloat, d->c * hp * wp + d->kw + CXR_GEMM_MAX_WIDTH);
-      g_autofree gfloat *wide = g_new (gfloat, d->co * wide_hw);
+      g_autoptr (CxrTensor) padded_t =
+        cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { d->c * hp * wp + d->kw + CXR_GEMM_MAX_WIDTH }, 1);
+      g_autoptr (CxrTensor) wide_t =
+        _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * wide_hw }, 1);
+      gfloat *padded = _cxr_f32 (padded_t), *wide = _cxr_f32 (wide_t);
 
       for (gint64 t = 0; t < k; t++)
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
@@ -253,12 +257,24 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, gfloat *
             for (gint64 r = 0; r < d->ho; r++)
               {
                 const gfloat *src = wide + o * wide_hw + r * wp;
-                gfloat *dst = yi + (o * d->ho + r) * d->wo;
-                for (gint64 c = 0; c < d->wo; c++)
-                  dst[c] = accumulate ? dst[c] + src[c] : src[c];
+                gfloat *dst = yi + (o * d->ho + r) * d->wo, shift = bias ? bias[o] : 0.0f;
+                if (accumulate)
+                  for (gint64 c = 0; c < d->wo; c++)
+                    dst[c] += src[c] + shift;
+                else
+                  for (gint64 c = 0; c < d->wo; c++)
+                    dst[c] = src[c] + shift;
               }
         }
       return;
+    }
+  if (bias)
+    {
+#pragma omp parallel for schedule(static) if (d->n * d->co * hw > 65536)
+      for (gint64 i = 0; i < d->n * d->co; i++)
+        for (gint64 p = 0; p < hw; p++)
+          y[i * hw + p] = (accumulate ? y[i * hw + p] : 0.0f) + bias[i % d->co];
+      accumulate = TRUE;
     }
   _cxr_gemm (d->co, d->n * hw, k, &a, &b, y, _cxr_gemm_axis_plain (hw),
              _cxr_gemm_axis_blocked (1, hw, d->co * hw), accumulate);
@@ -297,7 +313,7 @@ conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gflo
   t = (ConvDims) { .n = d->n, .c = d->co, .h = d->ho, .w = d->wo, .co = d->c, .kh = d->kh, .kw = d->kw,
                    .stride = 1, .pad_h = d->kh - 1 - d->pad_h, .pad_w = d->kw - 1 - d->pad_w,
                    .ho = d->h, .wo = d->w };
-  conv_forward_gemm (&t, dy, flipped, dx, TRUE);
+  conv_forward_gemm (&t, dy, flipped, NULL, dx, TRUE);
   return TRUE;
 }
 
@@ -434,13 +450,7 @@ cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *b
   out = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d.n, d.co, d.ho, d.wo }, 4);
   if (_cxr_gemm_available ())
     {
-      gfloat *y = _cxr_f32 (out);
-      if (bias)
-        for (gint64 i = 0; i < d.n; i++)
-          for (gint64 o = 0; o < d.co; o++)
-            for (gint64 p = 0; p < hw; p++)
-              y[(i * d.co + o) * hw + p] = _cxr_f32 (bias)[o];
-      conv_forward_gemm (&d, _cxr_f32 (x), _cxr_f32 (weight), y, bias != NULL);
+      conv_forward_gemm (&d, _cxr_f32 (x), _cxr_f32 (weight), bias ? _cxr_f32 (bias) : NULL, _cxr_f32 (out), FALSE);
     }
   else if (!is_pointwise (&d))
     col = g_new (gfloat, MAX (k * hw, 1));
@@ -450,9 +460,12 @@ cxr_op_conv2d_full (CxrTape *tape, CxrTensor *x, CxrTensor *weight, CxrTensor *b
       gfloat *yi = _cxr_f32 (out) + i * d.co * hw;
       const gfloat *cols = xi;
       if (bias)
-        for (gint64 o = 0; o < d.co; o++)
-          for (gint64 p = 0; p < hw; p++)
-            yi[o * hw + p] = _cxr_f32 (bias)[o];
+        {
+          const gfloat *vb = _cxr_f32 (bias);
+          for (gint64 o = 0; o < d.co; o++)
+            for (gint64 p = 0; p < hw; p++)
+              yi[o * hw + p] = vb[o];
+        }
       if (col)
         {
           im2col (&d, xi, col);
