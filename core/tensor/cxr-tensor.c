@@ -387,10 +387,10 @@ cache_enabled (void)
 
   if (g_once_init_enter (&decided))
     {
-      const gchar *env = g_getenv ("CXRGEN_TENSOR_CACHE");
 #if defined(__SANITIZE_ADDRESS__)
       enabled = FALSE;
 #else
+      const gchar *env = g_getenv ("CXRGEN_TENSOR_CACHE");
       enabled = !(env && g_str_equal (env, "0"));
 #endif
       g_once_init_leave (&decided, 1);
