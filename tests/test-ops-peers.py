@@ -174,14 +174,17 @@ case("conv2d 1x1, 300 -> 17 channels at 40x60 (blocks of the product)",
      [f32(2, 300, 40, 60), f32(17, 300, 1, 1), f32(17)], bound=1e-4)
 case("linear [3,300,270] -> 350 (blocks of the product)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
      [f32(3, 300, 270), f32(350, 270), f32(350)])
-case("matmul [40,300] @ [300,2100] (blocks of the product)", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
-     [f32(40, 300), f32(300, 2100)])
+case("matmul [70,300] @ [300,2100] (blocks of the product)", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
+     [f32(70, 300), f32(300, 2100)])
 # narrow products read A in place (at most 64 columns of B)
 case("conv2d 3x3 pad 1, 40 -> 30 channels at 4x4 (weights read in place)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(2, 40, 4, 4), f32(30, 40, 3, 3), f32(30)], bound=1e-4)
-case("linear [50,300] -> 20 (A read in place)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
-     [f32(50, 300), f32(20, 300), f32(20)])
+case("linear [90,300] -> 20 (A read in place)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
+     [f32(90, 300), f32(20, 300), f32(20)])
+# at most 64 rows: on OpenBLAS
+case("linear [40,300] -> 350 (few rows)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
+     [f32(40, 300), f32(350, 300), f32(350)])
 kernel = Cxr.get_matrix_kernel()
 with open("/proc/cpuinfo") as cpuinfo:
     has_avx512 = " avx512f" in cpuinfo.read()

@@ -156,7 +156,8 @@ _cxr_gemm_available (void)
  * the CPU: "avx512", the engine's own kernel, on a CPU with AVX-512
  * unless the environment sets CXRGEN_GEMM=openblas; else "openblas",
  * OpenBLAS's sgemm with the kernels it chose (or OPENBLAS_CORETYPE named).
- * The attention's small products per thread always run on OpenBLAS.
+ * Products of 64 rows or fewer (decoding a token at a time) and the
+ * attention's small products per thread always run on OpenBLAS.
  *
  * Returns: (transfer none): "avx512" or "openblas"
  */
