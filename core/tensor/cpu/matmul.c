@@ -20,8 +20,9 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
       return;
     }
   /* 64 rows or fewer (a token at a time, beams, a ViT-B/32 image):
-   * OpenBLAS, which does not pack the weights for so few rows (measured:
-   * a ViT-B/32 image 118 ms on the kernel, 98 ms on OpenBLAS). */
+   * OpenBLAS, which does not pack the weights for so few rows. Measured
+   * against PyTorch: beam search at batch 16 (64 rows) ran at a ratio of
+   * 1.26 with these on the kernel, 1.02 on OpenBLAS. */
   if (_cxr_gemm_available () && !_cxr_in_parallel () && m > 2 * CXR_GEMM_MAX_WIDTH)
     {
       /* A [m, k] (or stored [k, m]), B [k, n] (or stored [n, k]) */
