@@ -69,8 +69,8 @@ _cxr_gemm_axis_blocked (gint64 stride, gint64 block, gint64 block_stride)
 }
 
 /* A strided operand: dst[kk * width + o] = data[outer(o0 + o) + inner(k0 + kk)],
- * zeros past @n_outer. The contiguous case (inner axis... outer stride 1
- * inside one block) copies rows. */
+ * zeros past @n_outer. When the panel's outer elements lie side by side
+ * (outer stride 1, inside one block), each kk copies them as one run. */
 static void
 pack_strided (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
               gfloat *dst)
