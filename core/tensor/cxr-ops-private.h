@@ -75,15 +75,8 @@ CxrGemmOperand _cxr_gemm_operand_strided (const gfloat *data, CxrGemmAxis outer,
 CxrTensor *_cxr_tensor_new_uninitialized (CxrDType dtype, const gint64 *shape, guint ndim);
 CxrTensor *_cxr_tensor_new_uninitialized_like (CxrTensor *x);
 gboolean _cxr_gemm_available (void);
-gfloat *_cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a);
+CxrTensor *_cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a);
 
-/* g_autofree for g_aligned_alloc()'s floats */
-static inline void
-_cxr_aligned_free_floats (gfloat **p)
-{
-  g_aligned_free (*p);
-}
-#define _cxr_autofree_aligned __attribute__ ((cleanup (_cxr_aligned_free_floats)))
 gboolean _cxr_in_parallel (void);
 void _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
                 CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate);

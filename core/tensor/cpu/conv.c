@@ -237,9 +237,9 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
       /* the weights packed once for the batch, unless the product reads
        * them in place (a narrow image) */
-      _cxr_autofree_aligned gfloat *packed_w = wide_hw > 2 * CXR_GEMM_MAX_WIDTH ? _cxr_gemm_pack_a (d->co, k, &a) : NULL;
+      g_autoptr (CxrTensor) packed_w = wide_hw > 2 * CXR_GEMM_MAX_WIDTH ? _cxr_gemm_pack_a (d->co, k, &a) : NULL;
 
-      a.packed = packed_w;
+      a.packed = packed_w ? _cxr_f32 (packed_w) : NULL;
       b = (CxrGemmOperand) { .data = padded, .rows = rows };
       for (gint64 img = 0; img < d->n; img++)
         {
@@ -298,12 +298,14 @@ conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfl
 static gboolean
 conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gfloat *dx)
 {
-  g_autofree gfloat *flipped = NULL;
+  g_autoptr (CxrTensor) flipped_t = NULL;
+  gfloat *flipped;
   ConvDims t;
 
   if (d->stride != 1 || d->pad_h > d->kh - 1 || d->pad_w > d->kw - 1)
     return FALSE;
-  flipped = g_new (gfloat, d->co * d->c * d->kh * d->kw);
+  flipped_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * d->c * d->kh * d->kw }, 1);
+  flipped = _cxr_f32 (flipped_t);
   for (gint64 o = 0; o < d->co; o++)
     for (gint64 ch = 0; ch < d->c; ch++)
       for (gint64 i = 0; i < d->kh; i++)

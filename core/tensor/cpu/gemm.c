@@ -309,17 +309,19 @@ tile (gint64 kc, const gfloat *ap, gint64 a_ld, const gfloat *bp, const gint64 *
  * @a: A
  *
  * Packs all of A once, for products that share it (a convolution's
- * weights, for each image of the batch): the operand it returns reads
- * the panels as they are.
+ * weights, for each image of the batch); an operand whose @packed is the
+ * tensor's data reads the panels as they are. The tensor comes from the
+ * block cache, as do _cxr_gemm()'s own buffers, so a step that multiplies
+ * the same sizes again faults in no fresh pages.
  *
- * Returns: (transfer full): the packed panels, for @packed of an operand;
- *   free with g_aligned_free()
+ * Returns: (transfer full): the packed panels
  */
-gfloat *
+CxrTensor *
 _cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a)
 {
   gint64 n_panels = (m + MR - 1) / MR, m_pad = n_panels * MR, n_blocks = (k + KC - 1) / KC;
-  gfloat *packed = g_aligned_alloc (MAX (m_pad * k, 1), sizeof (gfloat), 64);
+  CxrTensor *packed_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { m_pad * k }, 1);
+  gfloat *packed = _cxr_f32 (packed_t);
 
   /* block pc at pc * m_pad, its panel p at p * MR * kc inside */
 #pragma omp parallel for collapse(2) schedule(static)
@@ -329,7 +331,7 @@ _cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a)
         gint64 pc = blk * KC, kc = MIN (KC, k - pc);
         a->pack (a, p * MR, pc, MIN (MR, m - p * MR), kc, MR, packed + pc * m_pad + p * MR * kc);
       }
-  return packed;
+  return packed_t;
 }
 
 /**
@@ -349,8 +351,9 @@ void
 _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
            CxrGemmAxis c_rows, CxrGemmAxis c_cols, gboolean accumulate)
 {
-  _cxr_autofree_aligned gfloat *apack = NULL;
-  _cxr_autofree_aligned gfloat *bpack = NULL;
+  g_autoptr (CxrTensor) apack_t = NULL;
+  g_autoptr (CxrTensor) bpack_t = NULL;
+  gfloat *apack = NULL, *bpack = NULL;
 
   g_return_if_fail (_cxr_gemm_available ());
   __atomic_fetch_add (&_cxr_flops, 2 * (guint64) m * (guint64) n * (guint64) k, __ATOMIC_RELAXED);
@@ -377,9 +380,15 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
     gboolean a_in_place = a->packed == NULL && a->pack == pack_strided && a->inner.stride == 1 &&
                           a->inner.block == 0 && a->outer.block == 0 && n <= 2 * NR;
     if (a->packed == NULL)
-      apack = g_aligned_alloc (2 * m_block * KC, sizeof (gfloat), 64);
+      {
+        apack_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { 2 * m_block * KC }, 1);
+        apack = _cxr_f32 (apack_t);
+      }
     if (b->rows == NULL)
-      bpack = g_aligned_alloc (2 * n_block * KC, sizeof (gfloat), 64);
+      {
+        bpack_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { 2 * n_block * KC }, 1);
+        bpack = _cxr_f32 (bpack_t);
+      }
 #pragma omp parallel
     {
       guint step = 0, b_packs = 0;
