@@ -217,7 +217,30 @@ typedef enum { UN_SCALE, UN_SILU, UN_GELU_ERF, UN_GELU_TANH, UN_QUICK_GELU, UN_T
 static inline gfloat
 sigmoidf (gfloat x)
 {
-  return 1.0f / (1.0f + expf (-x));
+  return 1.0f / (1.0f + _cxr_expf (-x));
+}
+
+/* 1 + erf (x), vectorisable: erfc (|x|) = t e^(-x^2 + P(t)), t = 1 / (1 +
+ * |x| / 2) (the Chebyshev fit of Numerical Recipes' erfcc, fractional
+ * error below 1.2e-7), and 1 + erf (x) = erfc (-x) = 2 - erfc (x). GELU
+ * needs only this sum, so no cancellation near 0: within 1e-6 of it
+ * relatively for |x| < 6 in float. */
+static inline gfloat
+one_plus_erf (gfloat x)
+{
+  gfloat z = fabsf (x), t = 1.0f / (1.0f + 0.5f * z), p = 0.17087277f, erfc;
+
+  p = p * t - 0.82215223f;
+  p = p * t + 1.48851587f;
+  p = p * t - 1.13520398f;
+  p = p * t + 0.27886807f;
+  p = p * t - 0.18628806f;
+  p = p * t + 0.09678418f;
+  p = p * t + 0.37409196f;
+  p = p * t + 1.00002368f;
+  p = p * t - 1.26551223f;
+  erfc = t * _cxr_expf (p - z * z);
+  return x >= 0.0f ? 2.0f - erfc : erfc;
 }
 
 static inline gfloat
@@ -230,9 +253,10 @@ unary_forward (UnaryOp op, gfloat x, gfloat factor)
     case UN_SILU:
       return x * sigmoidf (x);
     case UN_GELU_ERF:
-      return 0.5f * x * (1.0f + erff (x * INV_SQRT_2));
+      return 0.5f * x * one_plus_erf (x * INV_SQRT_2);
     case UN_GELU_TANH:
-      return 0.5f * x * (1.0f + tanhf (SQRT_2_OVER_PI * (x + 0.044715f * x * x * x)));
+      /* 0.5 x (1 + tanh u) = x sigmoid (2u) */
+      return x * sigmoidf (2.0f * SQRT_2_OVER_PI * (x + 0.044715f * x * x * x));
     case UN_QUICK_GELU:
       return x * sigmoidf (1.702f * x);
     case UN_TANH:
@@ -260,13 +284,13 @@ unary_derivative (UnaryOp op, gfloat x, gfloat y, gfloat factor)
         return s * (1.0f + x * (1.0f - s));
       }
     case UN_GELU_ERF:
-      return 0.5f * (1.0f + erff (x * INV_SQRT_2)) + x * INV_SQRT_2PI * expf (-0.5f * x * x);
+      return 0.5f * one_plus_erf (x * INV_SQRT_2) + x * INV_SQRT_2PI * _cxr_expf (-0.5f * x * x);
     case UN_GELU_TANH:
       {
+        /* with s = sigmoid (2u): 1 + tanh u = 2s, 1 - tanh^2 u = 4s (1 - s) */
         gfloat u = SQRT_2_OVER_PI * (x + 0.044715f * x * x * x);
-        gfloat t = tanhf (u);
-        gfloat du = SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
-        return 0.5f * (1.0f + t) + 0.5f * x * (1.0f - t * t) * du;
+        gfloat s = sigmoidf (2.0f * u), du = SQRT_2_OVER_PI * (1.0f + 3.0f * 0.044715f * x * x);
+        return s + 2.0f * x * s * (1.0f - s) * du;
       }
     case UN_QUICK_GELU:
       {
@@ -284,6 +308,76 @@ unary_derivative (UnaryOp op, gfloat x, gfloat y, gfloat factor)
     }
 }
 
+/* One loop per op (UNARY_LOOP, defined where used), so each compiles
+ * without the switch and vectorises. */
+#define UNARY_SWITCH(op)                                   \
+  G_STMT_START {                                           \
+    switch (op)                                            \
+      {                                                    \
+      case UN_SCALE: UNARY_LOOP (UN_SCALE); break;         \
+      case UN_SILU: UNARY_LOOP (UN_SILU); break;           \
+      case UN_GELU_ERF: UNARY_LOOP (UN_GELU_ERF); break;   \
+      case UN_GELU_TANH: UNARY_LOOP (UN_GELU_TANH); break; \
+      case UN_QUICK_GELU: UNARY_LOOP (UN_QUICK_GELU); break; \
+      case UN_TANH: UNARY_LOOP (UN_TANH); break;           \
+      case UN_RELU: UNARY_LOOP (UN_RELU); break;           \
+      case UN_SIGMOID: UNARY_LOOP (UN_SIGMOID); break;     \
+      default: g_assert_not_reached ();                    \
+      }                                                    \
+  } G_STMT_END
+
+/* The unary ops over n elements. */
+static CXR_VECTOR_CLONES void
+unary_forward_run (UnaryOp op, const gfloat *x, gfloat *o, gint64 n, gfloat factor)
+{
+#define UNARY_LOOP(OP)                                \
+  G_STMT_START {                                      \
+    _Pragma ("omp simd")                              \
+    for (gint64 i = 0; i < n; i++)                    \
+      o[i] = unary_forward (OP, x[i], factor);        \
+  } G_STMT_END
+  UNARY_SWITCH (op);
+#undef UNARY_LOOP
+}
+
+/* dx += dout * d op / dx, per op as above. */
+static CXR_VECTOR_CLONES void
+unary_backward_run (UnaryOp op, const gfloat *x, const gfloat *y, const gfloat *dout, gfloat *dx, gint64 n,
+                    gfloat factor)
+{
+#define UNARY_LOOP(OP)                                                \
+  G_STMT_START {                                                      \
+    _Pragma ("omp simd")                                              \
+    for (gint64 i = 0; i < n; i++)                                    \
+      dx[i] += dout[i] * unary_derivative (OP, x[i], y[i], factor);   \
+  } G_STMT_END
+  UNARY_SWITCH (op);
+#undef UNARY_LOOP
+}
+
+/* Elements per task when an elementwise pass is split over threads. */
+#define UNARY_CHUNK 16384
+
+gdouble
+CXR_VECTOR_CLONES _cxr_exp_shifted_sum (const gfloat *x, gfloat shift, gfloat *out, gint64 n)
+{
+  gdouble total = 0;
+
+  for (gint64 i0 = 0; i0 < n; i0 += 64)
+    {
+      gint64 len = MIN (64, n - i0);
+      gfloat part = 0;
+#pragma omp simd reduction(+ : part)
+      for (gint64 i = i0; i < i0 + len; i++)
+        {
+          out[i] = _cxr_expf (x[i] - shift);
+          part += out[i];
+        }
+      total += part;
+    }
+  return total;
+}
+
 static void
 unary_backward (CxrNode *node)
 {
@@ -297,9 +391,9 @@ unary_backward (CxrNode *node)
 
   if (dx == NULL)
     return;
-#pragma omp parallel for schedule(static) if (n > 16384)
-  for (gint64 i = 0; i < n; i++)
-    dx[i] += dout[i] * unary_derivative (op, vx[i], vy[i], factor);
+#pragma omp parallel for schedule(static) if (n > UNARY_CHUNK)
+  for (gint64 i0 = 0; i0 < n; i0 += UNARY_CHUNK)
+    unary_backward_run (op, vx + i0, vy + i0, dout + i0, dx + i0, MIN (UNARY_CHUNK, n - i0), factor);
 }
 
 static CxrTensor *
@@ -316,27 +410,9 @@ unary (CxrTape *tape, CxrTensor *x, UnaryOp op, gfloat factor, const gchar *name
   vx = _cxr_f32 (x);
   o = _cxr_f32 (out);
   n = _cxr_numel (x);
-  /* one loop per op, so each compiles without the switch (and ReLU and
-   * scaling vectorise) */
-#define UNARY_LOOP(OP)                                                      \
-  G_STMT_START {                                                            \
-    _Pragma ("omp parallel for schedule(static) if (n > 16384)")           \
-    for (gint64 i = 0; i < n; i++)                                          \
-      o[i] = unary_forward (OP, vx[i], factor);                             \
-  } G_STMT_END
-  switch (op)
-    {
-    case UN_SCALE: UNARY_LOOP (UN_SCALE); break;
-    case UN_SILU: UNARY_LOOP (UN_SILU); break;
-    case UN_GELU_ERF: UNARY_LOOP (UN_GELU_ERF); break;
-    case UN_GELU_TANH: UNARY_LOOP (UN_GELU_TANH); break;
-    case UN_QUICK_GELU: UNARY_LOOP (UN_QUICK_GELU); break;
-    case UN_TANH: UNARY_LOOP (UN_TANH); break;
-    case UN_RELU: UNARY_LOOP (UN_RELU); break;
-    case UN_SIGMOID: UNARY_LOOP (UN_SIGMOID); break;
-    default: g_assert_not_reached ();
-    }
-#undef UNARY_LOOP
+#pragma omp parallel for schedule(static) if (n > UNARY_CHUNK)
+  for (gint64 i0 = 0; i0 < n; i0 += UNARY_CHUNK)
+    unary_forward_run (op, vx + i0, o + i0, MIN (UNARY_CHUNK, n - i0), factor);
   {
     CxrNode *node = _cxr_tape_record (tape, name, unary_backward, out, &x, 1);
     if (node)
@@ -511,17 +587,12 @@ cxr_op_softmax (CxrTape *tape, CxrTensor *x, GError **error)
     {
       const gfloat *xr = vx + r * cols;
       gfloat *orow = o + r * cols;
-      gfloat m = -INFINITY;
-      gdouble sum = 0;
+      gfloat m = _cxr_row_max (xr, cols);
+      gdouble sum = _cxr_exp_shifted_sum (xr, m, orow, cols);
+      gfloat inv = (gfloat) (1.0 / sum);
+#pragma omp simd
       for (gint64 c = 0; c < cols; c++)
-        m = MAX (m, xr[c]);
-      for (gint64 c = 0; c < cols; c++)
-        {
-          orow[c] = expf (xr[c] - m);
-          sum += orow[c];
-        }
-      for (gint64 c = 0; c < cols; c++)
-        orow[c] = (gfloat) (orow[c] / sum);
+        orow[c] *= inv;
     }
   _cxr_tape_record (tape, "softmax", softmax_backward, out, &x, 1);
   return out;

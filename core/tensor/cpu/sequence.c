@@ -492,10 +492,8 @@ attention_forward (const AttnDims *a, const gfloat *q, const gfloat *k, const gf
             block_scores (a, bi, qh, kh, i0, ni, j0, nj, s);
             for (gint64 r = 0; r < ni; r++)
               {
-                gfloat *sr = s + r * nj, block_max = -INFINITY, m_new, correction;
-                gdouble sum = 0;
-                for (gint64 c = 0; c < nj; c++)
-                  block_max = MAX (block_max, sr[c]);
+                gfloat *sr = s + r * nj, block_max = _cxr_row_max (sr, nj), m_new, correction;
+                gdouble sum;
                 m_new = MAX (m[r], block_max);
                 if (m_new == -INFINITY)
                   {
@@ -503,12 +501,8 @@ attention_forward (const AttnDims *a, const gfloat *q, const gfloat *k, const gf
                       sr[c] = 0.0f;
                     continue;
                   }
-                correction = m[r] == -INFINITY ? 0.0f : expf (m[r] - m_new);
-                for (gint64 c = 0; c < nj; c++)
-                  {
-                    sr[c] = expf (sr[c] - m_new);
-                    sum += sr[c];
-                  }
+                correction = m[r] == -INFINITY ? 0.0f : _cxr_expf (m[r] - m_new);
+                sum = _cxr_exp_shifted_sum (sr, m_new, sr, nj);
                 l[r] = l[r] * correction + (gfloat) sum;
                 m[r] = m_new;
                 for (gint64 e = 0; e < a->dv; e++)
@@ -586,8 +580,15 @@ attention_backward (CxrNode *node)
                 gint64 nj = MIN (KB, j_end - j0);
                 block_scores (&a, bi, qh, kh, i0, ni, j0, nj, s);
                 for (gint64 r = 0; r < ni; r++)
-                  for (gint64 c = 0; c < nj; c++)
-                    s[r * nj + c] = lh[i0 + r] == -INFINITY ? 0.0f : expf (s[r * nj + c] - lh[i0 + r]);
+                  {
+                    gfloat *sr = s + r * nj, shift = lh[i0 + r];
+                    if (shift == -INFINITY)
+                      memset (sr, 0, (gsize) nj * sizeof (gfloat));
+                    else
+#pragma omp simd
+                      for (gint64 c = 0; c < nj; c++)
+                        sr[c] = _cxr_expf (sr[c] - shift);
+                  }
                 /* dV[j] += P^T dO */
                 if (dv)
                   _cxr_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, (blasint) nj, (blasint) a.dv,
