@@ -23,35 +23,34 @@ affine_index (const NormLayout *l, gint64 row, gint64 j)
 }
 
 /* The sum of n floats, or with @mean given the sum of their squared
- * distances to it: blocks of 64 vectorised, the blocks summed in double,
- * the distances taken in double, so long rows keep their precision. */
+ * distances to it: float sums of 64 in vector lanes, the blocks added up
+ * in double, so long rows keep their precision. */
 static gdouble
 block_sum (const gfloat *x, gint64 n, const gdouble *mean)
 {
   gdouble total = 0;
+  gfloat m = mean ? (gfloat) *mean : 0.0f;
 
   for (gint64 j0 = 0; j0 < n; j0 += 64)
     {
       gint64 len = MIN (64, n - j0);
+      gfloat part = 0;
       if (mean)
         {
-          gdouble part = 0, m = *mean;
 #pragma omp simd reduction(+ : part)
           for (gint64 j = 0; j < len; j++)
             {
-              gdouble d = x[j0 + j] - m;
+              gfloat d = x[j0 + j] - m;
               part += d * d;
             }
-          total += part;
         }
       else
         {
-          gfloat part = 0;
 #pragma omp simd reduction(+ : part)
           for (gint64 j = 0; j < len; j++)
             part += x[j0 + j];
-          total += part;
         }
+      total += part;
     }
   return total;
 }
@@ -66,21 +65,22 @@ norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloa
       const gfloat *xr = x + r * l->len;
       gfloat *yr = y + r * l->len;
       gdouble m, var;
-      gfloat rs;
+      gfloat rs, mf;
 
       m = block_sum (xr, l->len, NULL) / l->len;
       var = block_sum (xr, l->len, &m) / l->len;
       rs = (gfloat) (1.0 / sqrt (var + eps));
-      mean[r] = (gfloat) m;
+      mf = (gfloat) m;
+      mean[r] = mf;
       rstd[r] = rs;
       /* the row in runs that share an affine parameter: one per feature
        * for layer norm, inner positions per channel for group norm; the
-       * mean is subtracted in double, exactly */
+       * mean is subtracted first (exact for values near it) */
       if (l->channels == 0)
         {
 #pragma omp simd
           for (gint64 j = 0; j < l->len; j++)
-            yr[j] = ((gfloat) (xr[j] - m)) * rs * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
+            yr[j] = (xr[j] - mf) * rs * (w ? w[j] : 1.0f) + (b ? b[j] : 0.0f);
         }
       else
         for (gint64 j0 = 0; j0 < l->len; j0 += l->inner)
@@ -89,15 +89,87 @@ norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloa
             gfloat scale = rs * (w ? w[a] : 1.0f), shift = b ? b[a] : 0.0f;
 #pragma omp simd
             for (gint64 j = j0; j < j0 + l->inner; j++)
-              yr[j] = ((gfloat) (xr[j] - m)) * scale + shift;
+              yr[j] = (xr[j] - mf) * scale + shift;
           }
     }
+}
+
+/* Group norm's backward in two passes over each row. The first sums,
+ * per channel run, dy and dy * x_hat: that is db and dw's share of this
+ * image, and (times the channel's weight) the two means that dx needs.
+ * The second writes dx. The shares are added up over the batch in
+ * order, so sums do not depend on the thread count. */
+static void
+group_norm_backward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *mean,
+                     const gfloat *rstd, const gfloat *dy, gfloat *dx, gfloat *dw, gfloat *db)
+{
+  gint64 groups = l->channels / l->channels_per_row, batch = l->rows / groups;
+  g_autofree gdouble *share_w = g_new (gdouble, l->rows * l->channels_per_row);
+  g_autofree gdouble *share_b = g_new (gdouble, l->rows * l->channels_per_row);
+
+#pragma omp parallel for schedule(static)
+  for (gint64 r = 0; r < l->rows; r++)
+    {
+      const gfloat *xr = x + r * l->len, *dyr = dy + r * l->len;
+      gfloat *dxr = dx ? dx + r * l->len : NULL;
+      gfloat m = mean[r], rs = rstd[r], mean_g, mean_gn;
+      gdouble sum_g = 0, sum_gn = 0;
+
+      for (gint64 cin = 0; cin < l->channels_per_row; cin++)
+        {
+          const gfloat *xc = xr + cin * l->inner, *dyc = dyr + cin * l->inner;
+          gfloat wa = w ? w[affine_index (l, r, cin * l->inner)] : 1.0f, pb = 0, pw = 0;
+#pragma omp simd reduction(+ : pb, pw)
+          for (gint64 j = 0; j < l->inner; j++)
+            {
+              pb += dyc[j];
+              pw += dyc[j] * ((xc[j] - m) * rs);
+            }
+          share_b[r * l->channels_per_row + cin] = pb;
+          share_w[r * l->channels_per_row + cin] = pw;
+          sum_g += (gdouble) wa * pb;
+          sum_gn += (gdouble) wa * pw;
+        }
+      if (dxr == NULL)
+        continue;
+      mean_g = (gfloat) (sum_g / l->len);
+      mean_gn = (gfloat) (sum_gn / l->len);
+      for (gint64 cin = 0; cin < l->channels_per_row; cin++)
+        {
+          const gfloat *xc = xr + cin * l->inner, *dyc = dyr + cin * l->inner;
+          gfloat *dxc = dxr + cin * l->inner;
+          gfloat wa = w ? w[affine_index (l, r, cin * l->inner)] : 1.0f;
+#pragma omp simd
+          for (gint64 j = 0; j < l->inner; j++)
+            dxc[j] += rs * (dyc[j] * wa - mean_g - (xc[j] - m) * rs * mean_gn);
+        }
+    }
+  if (dw || db)
+    for (gint64 ch = 0; ch < l->channels; ch++)
+      {
+        gint64 g = ch / l->channels_per_row, cin = ch % l->channels_per_row;
+        gdouble sw = 0, sb = 0;
+        for (gint64 n = 0; n < batch; n++)
+          {
+            sw += share_w[(n * groups + g) * l->channels_per_row + cin];
+            sb += share_b[(n * groups + g) * l->channels_per_row + cin];
+          }
+        if (dw)
+          dw[ch] += (gfloat) sw;
+        if (db)
+          db[ch] += (gfloat) sb;
+      }
 }
 
 static void
 norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *mean,
                     const gfloat *rstd, const gfloat *dy, gfloat *dx, gfloat *dw, gfloat *db)
 {
+  if (l->channels)
+    {
+      group_norm_backward (l, x, w, mean, rstd, dy, dx, dw, db);
+      return;
+    }
   if (dx)
     {
 #pragma omp parallel for schedule(static)
@@ -105,42 +177,29 @@ norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const
         {
           const gfloat *xr = x + r * l->len, *dyr = dy + r * l->len;
           gfloat *dxr = dx + r * l->len;
-          gdouble sum_g = 0, sum_gn = 0;
-          gint64 run = l->channels ? l->inner : l->len;
-          gfloat m = mean[r], rs = rstd[r], mean_g, mean_gn;
-          /* runs of one affine parameter (group norm) or of one feature
-           * each (layer norm): float sums in each run, vectorised */
-          for (gint64 j0 = 0; j0 < l->len; j0 += run)
-            {
-              gfloat wa = w && l->channels ? w[affine_index (l, r, j0)] : 1.0f, sg = 0, sgn = 0;
+          gfloat m = mean[r], rs = rstd[r], mean_g, mean_gn, sg = 0, sgn = 0;
+          /* layer norm: one row, its features each with their weight */
 #pragma omp simd reduction(+ : sg, sgn)
-              for (gint64 j = j0; j < j0 + run; j++)
-                {
-                  gfloat g = dyr[j] * (w && !l->channels ? w[j] : wa);
-                  sg += g;
-                  sgn += g * ((xr[j] - m) * rs);
-                }
-              sum_g += sg;
-              sum_gn += sgn;
-            }
-          mean_g = (gfloat) (sum_g / l->len);
-          mean_gn = (gfloat) (sum_gn / l->len);
-          for (gint64 j0 = 0; j0 < l->len; j0 += run)
+          for (gint64 j = 0; j < l->len; j++)
             {
-              gfloat wa = w && l->channels ? w[affine_index (l, r, j0)] : 1.0f;
+              gfloat g = dyr[j] * (w ? w[j] : 1.0f);
+              sg += g;
+              sgn += g * ((xr[j] - m) * rs);
+            }
+          mean_g = sg / l->len;
+          mean_gn = sgn / l->len;
 #pragma omp simd
-              for (gint64 j = j0; j < j0 + run; j++)
-                {
-                  gfloat g = dyr[j] * (w && !l->channels ? w[j] : wa);
-                  gfloat n = (xr[j] - m) * rs;
-                  dxr[j] += rs * (g - mean_g - n * mean_gn);
-                }
+          for (gint64 j = 0; j < l->len; j++)
+            {
+              gfloat g = dyr[j] * (w ? w[j] : 1.0f);
+              gfloat n = (xr[j] - m) * rs;
+              dxr[j] += rs * (g - mean_g - n * mean_gn);
             }
         }
     }
-  if ((dw || db) && l->channels == 0)
+  if (dw || db)
     {
-      /* Layer norm: each feature sums over the rows; features split over
+      /* each feature sums over the rows; features split over
        * threads, rows in order, so sums do not depend on the thread count. */
 #pragma omp parallel for schedule(static)
       for (gint64 j = 0; j < l->len; j++)
@@ -156,35 +215,6 @@ norm_backward_rows (const NormLayout *l, const gfloat *x, const gfloat *w, const
             dw[j] += (gfloat) sw;
           if (db)
             db[j] += (gfloat) sb;
-        }
-    }
-  else if (dw || db)
-    {
-      /* Group norm: each channel sums over the batch and its positions. */
-      gint64 groups = l->channels / l->channels_per_row, batch = l->rows / groups;
-#pragma omp parallel for schedule(static)
-      for (gint64 ch = 0; ch < l->channels; ch++)
-        {
-          gint64 g = ch / l->channels_per_row, cin = ch % l->channels_per_row;
-          gdouble sw = 0, sb = 0;
-          for (gint64 n = 0; n < batch; n++)
-            {
-              gint64 r = n * groups + g;
-              const gfloat *xr = x + r * l->len + cin * l->inner, *dyr = dy + r * l->len + cin * l->inner;
-              gfloat m = mean[r], rs = rstd[r], pw = 0, pb = 0;
-#pragma omp simd reduction(+ : pw, pb)
-              for (gint64 j = 0; j < l->inner; j++)
-                {
-                  pw += dyr[j] * ((xr[j] - m) * rs);
-                  pb += dyr[j];
-                }
-              sw += pw;
-              sb += pb;
-            }
-          if (dw)
-            dw[ch] += (gfloat) sw;
-          if (db)
-            db[ch] += (gfloat) sb;
         }
     }
 }
