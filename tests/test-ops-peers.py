@@ -101,6 +101,39 @@ case("relu", lambda t, a: Cxr.op_relu(t, a), torch.relu, [f32(4, 33)])
 case("sigmoid", lambda t, a: Cxr.op_sigmoid(t, a), torch.sigmoid, [f32(4, 33) * 3])
 case("softmax", lambda t, a: Cxr.op_softmax(t, a), lambda a: torch.softmax(a, -1), [f32(3, 4, 19) * 4])
 
+# The vectorised math (e^x and 1 + erf x of core/tensor) element by
+# element over a wide range, forward and backward, against PyTorch in
+# double precision: each value within 2e-7 + 2e-6 |exact| (float rounding
+# of terms near 1, where a derivative cancels, and a relative bound in
+# the tails). PyTorch's own float32 result is scored the same way.
+WIDE = np.linspace(-30, 30, 60001, dtype=np.float32)
+for name, ours_fn, ref_fn in [
+        ("silu", Cxr.op_silu, F.silu),
+        ("sigmoid", Cxr.op_sigmoid, torch.sigmoid),
+        ("quick_gelu", Cxr.op_quick_gelu, lambda a: a * torch.sigmoid(1.702 * a)),
+        ("gelu (erf)", lambda t, a: Cxr.op_gelu(t, a, Cxr.GeluApproximation.ERF), F.gelu),
+        ("gelu (tanh)", lambda t, a: Cxr.op_gelu(t, a, Cxr.GeluApproximation.TANH),
+         lambda a: F.gelu(a, approximate="tanh"))]:
+    tape = Cxr.Tape.new()
+    x = cxr(WIDE, grad=True)
+    out = ours_fn(tape, x)
+    tape.backward(Cxr.op_sum(tape, out))
+    scores = {}
+    for label, dtype in (("ours", torch.float64), ("torch float32", torch.float32)):
+        ref_x = torch.tensor(WIDE, dtype=dtype, requires_grad=True)
+        ref_out = ref_fn(ref_x)
+        ref_out.sum().backward()
+        if dtype == torch.float64:
+            exact = (ref_out.detach().numpy(), ref_x.grad.numpy())
+            got = (numpy_of(out), numpy_of(x.get_grad()))
+        else:
+            got = (ref_out.detach().numpy(), ref_x.grad.numpy())
+        scores[label] = max(float(np.max(np.abs(g.astype(np.float64) - e) / (2e-7 + 2e-6 * np.abs(e))))
+                            for g, e in zip(got, exact))
+    check(f"{name} over [-30, 30], each value and its gradient within 2e-7 + 2e-6 |exact|: "
+          f"worst {scores['ours']:.2f} of the bound (torch float32: {scores['torch float32']:.2f})",
+          scores["ours"] <= 1.0)
+
 # Products.
 case("matmul, batched [2,3,5,7] @ [2,3,7,4]", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
      [f32(2, 3, 5, 7), f32(2, 3, 7, 4)])
@@ -182,9 +215,19 @@ case("conv2d 3x3 pad 1, 40 -> 30 channels at 4x4 (weights read in place)",
      [f32(2, 40, 4, 4), f32(30, 40, 3, 3), f32(30)], bound=1e-4)
 case("linear [90,300] -> 20 (A read in place)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
      [f32(90, 300), f32(20, 300), f32(20)])
-# at most 64 rows: on OpenBLAS
+# 17 to 64 rows against at least 2^18 weights: the transposed product,
+# weights read in place (forward, and dx in backward)
+case("linear [40,300] -> 1000 (few rows, transposed product)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b),
+     F.linear, [f32(40, 300), f32(1000, 300), f32(1000)])
+case("linear [17,700] -> 380 (few rows, transposed product)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b),
+     F.linear, [f32(17, 700), f32(380, 700), f32(380)])
+case("matmul [2,64,300] @ [2,300,900] (few rows per product, transposed)", lambda t, a, b: Cxr.op_matmul(t, a, b),
+     torch.matmul, [f32(2, 64, 300), f32(2, 300, 900)])
+# otherwise at most 64 rows: on OpenBLAS
 case("linear [40,300] -> 350 (few rows)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
      [f32(40, 300), f32(350, 300), f32(350)])
+case("linear [16,600] -> 600 (16 rows)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
+     [f32(16, 600), f32(600, 600), f32(600)])
 kernel = Cxr.get_matrix_kernel()
 with open("/proc/cpuinfo") as cpuinfo:
     has_avx512 = " avx512f" in cpuinfo.read()

@@ -19,10 +19,11 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
         memset (c, 0, (gsize) (m * n) * sizeof (gfloat));
       return;
     }
-  /* 64 rows or fewer (a token at a time, beams, a ViT-B/32 image):
-   * OpenBLAS, which does not pack the weights for so few rows. Measured
-   * against PyTorch: beam search at batch 16 (64 rows) ran at a ratio of
-   * 1.26 with these on the kernel, 1.02 on OpenBLAS. */
+  /* More than 64 rows: the kernel as it is. At 64 rows or fewer (a
+   * token at a time, beams, a ViT-B/32 image, a UNet's 8x8 level) it
+   * would pack the weights for a few rows' use: beam search at batch 16
+   * (64 rows) ran at a ratio of 1.26 to PyTorch that way, 1.02 on
+   * OpenBLAS. Those go to the transposed product below, or OpenBLAS. */
   if (_cxr_gemm_available () && !_cxr_in_parallel () && m > 2 * CXR_GEMM_MAX_WIDTH)
     {
       /* A [m, k] (or stored [k, m]), B [k, n] (or stored [n, k]) */
@@ -31,6 +32,30 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
       CxrGemmOperand pb = trans_b ? _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1))
                                   : _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (1), _cxr_gemm_axis_plain (n));
       _cxr_gemm (m, n, k, &pa, &pb, c, _cxr_gemm_axis_plain (n), _cxr_gemm_axis_plain (1), beta != 0.0f);
+      return;
+    }
+  /* 17 to 64 rows against a B of 2^18 elements or more (a layer's
+   * weights): the transposed product C^T = op(B)^T op(A)^T on the kernel,
+   * which then reads the weights in place as its A (at most 64 columns,
+   * cpu/gemm.c) instead of packing them, and C transposed back. Measured
+   * on 2 threads against OpenBLAS: 64x1280 by 1280x10240 1.2x as fast,
+   * 64x768 by 768x768 1.3-1.6x, 20x768 by 768x3072 1.6-1.9x. At 16 rows
+   * or fewer, half a register tile or more would be empty. */
+  if (_cxr_gemm_available () && !_cxr_in_parallel () && m > CXR_GEMM_MAX_WIDTH / 2 && n * k >= 1 << 18)
+    {
+      CxrGemmOperand pa = trans_b ? _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1))
+                                  : _cxr_gemm_operand_strided (b, _cxr_gemm_axis_plain (1), _cxr_gemm_axis_plain (n));
+      CxrGemmOperand pb = trans_a ? _cxr_gemm_operand_strided (a, _cxr_gemm_axis_plain (1), _cxr_gemm_axis_plain (m))
+                                  : _cxr_gemm_operand_strided (a, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
+      g_autoptr (CxrTensor) t_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { n * m }, 1);
+      gfloat *t = _cxr_f32 (t_t);
+
+      _cxr_gemm (n, m, k, &pa, &pb, t, _cxr_gemm_axis_plain (m), _cxr_gemm_axis_plain (1), FALSE);
+#pragma omp parallel for schedule(static) if (n * m > 65536)
+      for (gint64 i0 = 0; i0 < n; i0 += 64)
+        for (gint64 j = 0; j < m; j++)
+          for (gint64 i = i0; i < MIN (i0 + 64, n); i++)
+            c[j * n + i] = (beta != 0.0f ? c[j * n + i] : 0.0f) + t[i * m + j];
       return;
     }
   _cxr_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,
