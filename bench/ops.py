@@ -20,6 +20,7 @@ import torch.nn.functional as F  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
+ONLY = os.environ.get("BENCH_ONLY")  # run only the ops whose name holds this
 torch.set_num_threads(THREADS)
 Cxr.set_num_threads(THREADS)
 rng = np.random.default_rng(0)
@@ -73,6 +74,8 @@ rows = []
 
 
 def bench(name, flops, ours_build, torch_build, shapes, backward_factor=3.0):
+    if ONLY and ONLY not in name:
+        return
     for backward in (False, True):
         pairs = [tensor_pair(*s, grad=backward) for s in shapes]
         ours = median_ms(ours_step(ours_build, [p[0] for p in pairs], backward))

@@ -227,12 +227,15 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
       g_autofree gint64 *rows = g_new (gint64, k);
       /* the dropped columns of the last row read up to kw - 1 floats past
        * the image, and a partial tile up to a whole one further */
+      gint64 padded_len = d->c * hp * wp;
       g_autoptr (CxrTensor) padded_t =
-        cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { d->c * hp * wp + d->kw + CXR_GEMM_MAX_WIDTH }, 1);
+        _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { padded_len + d->kw + CXR_GEMM_MAX_WIDTH }, 1);
       g_autoptr (CxrTensor) wide_t =
         _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * wide_hw }, 1);
       gfloat *padded = _cxr_f32 (padded_t), *wide = _cxr_f32 (wide_t);
 
+      /* past the planes: read only for dropped columns, zeroed once */
+      memset (padded + padded_len, 0, (gsize) (d->kw + CXR_GEMM_MAX_WIDTH) * sizeof (gfloat));
       for (gint64 t = 0; t < k; t++)
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
       /* the weights packed once for the batch, unless the product reads
@@ -245,11 +248,22 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
         {
           const gfloat *xi = x + img * d->c * d->h * d->w;
           gfloat *yi = y + img * d->co * hw;
+          /* one pass writes each padded plane: its zero borders (only
+           * they: the interior is all copied) and the image's rows */
 #pragma omp parallel for schedule(static) if (d->c * d->h * d->w > 65536)
           for (gint64 ch = 0; ch < d->c; ch++)
-            for (gint64 r = 0; r < d->h; r++)
-              memcpy (padded + (ch * hp + r + d->pad_h) * wp + d->pad_w, xi + (ch * d->h + r) * d->w,
-                      (gsize) d->w * sizeof (gfloat));
+            {
+              gfloat *plane = padded + ch * hp * wp;
+              memset (plane, 0, (gsize) (d->pad_h * wp) * sizeof (gfloat));
+              for (gint64 r = 0; r < d->h; r++)
+                {
+                  gfloat *row = plane + (r + d->pad_h) * wp;
+                  for (gint64 c = 0; c < d->pad_w; c++)
+                    row[c] = row[d->pad_w + d->w + c] = 0.0f;
+                  memcpy (row + d->pad_w, xi + (ch * d->h + r) * d->w, (gsize) d->w * sizeof (gfloat));
+                }
+              memset (plane + (d->h + d->pad_h) * wp, 0, (gsize) ((hp - d->h - d->pad_h) * wp) * sizeof (gfloat));
+            }
           _cxr_gemm (d->co, wide_hw, k, &a, &b, wide, _cxr_gemm_axis_plain (wide_hw), _cxr_gemm_axis_plain (1),
                      FALSE);
 #pragma omp parallel for schedule(static) if (d->co * hw > 65536)
@@ -549,9 +563,15 @@ cxr_op_upsample_nearest2x (CxrTape *tape, CxrTensor *x, GError **error)
   o = _cxr_f32 (out);
 #pragma omp parallel for schedule(static)
   for (gint64 p = 0; p < planes; p++)
-    for (gint64 y = 0; y < 2 * h; y++)
-      for (gint64 xx = 0; xx < 2 * w; xx++)
-        o[(p * 2 * h + y) * 2 * w + xx] = vx[(p * h + y / 2) * w + xx / 2];
+    for (gint64 y = 0; y < h; y++)
+      {
+        /* each input row doubled once, then copied to the next row */
+        const gfloat *src = vx + (p * h + y) * w;
+        gfloat *dst = o + (p * 2 * h + 2 * y) * 2 * w;
+        for (gint64 xx = 0; xx < w; xx++)
+          dst[2 * xx] = dst[2 * xx + 1] = src[xx];
+        memcpy (dst + 2 * w, dst, (gsize) (2 * w) * sizeof (gfloat));
+      }
   _cxr_tape_record (tape, "upsample_nearest2x", upsample_backward, out, &x, 1);
   return out;
 }
