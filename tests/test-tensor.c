@@ -353,12 +353,49 @@ test_block_cache (void)
   g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, 0);
 }
 
+/* Blocks of a size asked for now replace cached blocks of sizes asked
+ * for before, when both do not fit under the cap (the most ever held):
+ * two 16 MiB blocks cached, a 32 MiB one freed, the next 32 MiB tensor
+ * gets it. Run early, while the most ever held is about 32 MiB. */
+static void
+test_block_cache_eviction (void)
+{
+  const gint64 half[] = { 4, 1024, 1024 }, whole[] = { 8, 1024, 1024 }; /* 16 and 32 MiB */
+  const gsize whole_bytes = 32 << 20;
+  CxrTensor *a, *b, *c;
+
+#if defined(__SANITIZE_ADDRESS__)
+  g_test_skip ("the block cache is off under ASan");
+  return;
+#endif
+  if (g_strcmp0 (g_getenv ("CXRGEN_TENSOR_CACHE"), "0") == 0)
+    {
+      g_test_skip ("CXRGEN_TENSOR_CACHE=0");
+      return;
+    }
+  cxr_tensor_release_cache ();
+  a = cxr_tensor_new (CXR_DTYPE_F32, half, 3);
+  b = cxr_tensor_new (CXR_DTYPE_F32, half, 3);
+  cxr_tensor_unref (a);
+  cxr_tensor_unref (b);
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, whole_bytes);
+  c = cxr_tensor_new (CXR_DTYPE_F32, whole, 3); /* a fresh block: no 32 MiB one cached */
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, whole_bytes);
+  cxr_tensor_unref (c); /* does not fit beside the two: they go */
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, whole_bytes);
+  c = cxr_tensor_new (CXR_DTYPE_F32, whole, 3); /* the cached 32 MiB block */
+  g_assert_cmpuint (cxr_tensor_get_cached_bytes (), ==, 0);
+  cxr_tensor_unref (c);
+  cxr_tensor_release_cache ();
+}
+
 int
 main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/tensor/new", test_new);
   g_test_add_func ("/tensor/block-cache", test_block_cache);
+  g_test_add_func ("/tensor/block-cache-eviction", test_block_cache_eviction);
   g_test_add_func ("/tensor/from-data", test_from_data);
   g_test_add_func ("/tensor/views", test_views);
   g_test_add_func ("/tensor/half-floats", test_half_floats);

@@ -371,7 +371,9 @@ cxr_tensor_reset_peak_bytes (void)
  * of at least CACHE_MIN_BYTES are kept when freed, by size class (eight
  * classes per power of two: at most 1/8 of a block unused), and handed
  * out again. The cache holds at most as many bytes as the engine ever
- * held at once; cxr_tensor_release_cache() empties it. ASan builds and
+ * held at once, the sizes freed last first: a block that does not fit
+ * frees blocks of other sizes to make room. cxr_tensor_release_cache()
+ * empties it. ASan builds and
  * CXRGEN_TENSOR_CACHE=0 leave it off, so freed memory is really freed. */
 #define CACHE_MIN_BYTES ((gsize) 64 * 1024)
 
@@ -434,7 +436,39 @@ block_take (gsize capacity)
   return block;
 }
 
-/* Keeps @block if there is room, else frees it. */
+/* Frees cached blocks of other sizes than @capacity until @capacity more
+ * fit under the cap: the sizes asked for now (a new model, a new batch
+ * size) replace those of before, rather than being refused room by them.
+ * Called with the lock held. */
+static void
+cache_make_room (gsize capacity)
+{
+  GHashTableIter iter;
+  gpointer key, value;
+
+  if (cache == NULL)
+    return;
+  g_hash_table_iter_init (&iter, cache);
+  while (cached_bytes + capacity > most_held && g_hash_table_iter_next (&iter, &key, &value))
+    {
+      GSList *list = value;
+      if (GPOINTER_TO_SIZE (key) == capacity)
+        continue;
+      while (list && cached_bytes + capacity > most_held)
+        {
+          g_aligned_free (list->data);
+          list = g_slist_delete_link (list, list);
+          cached_bytes -= GPOINTER_TO_SIZE (key);
+        }
+      if (list)
+        g_hash_table_iter_replace (&iter, list);
+      else
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+/* Keeps @block if there is room, made by freeing blocks of other sizes
+ * if need be, else frees it. */
 static void
 block_give (gpointer block, gsize capacity)
 {
@@ -443,6 +477,8 @@ block_give (gpointer block, gsize capacity)
   if (capacity >= CACHE_MIN_BYTES && cache_enabled ())
     {
       g_mutex_lock (&cache_lock);
+      if (capacity <= most_held)
+        cache_make_room (capacity);
       if (cached_bytes + capacity <= most_held)
         {
           if (cache == NULL)
