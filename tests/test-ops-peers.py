@@ -209,10 +209,14 @@ case("linear [3,300,270] -> 350 (blocks of the product)", lambda t, x, w, b: Cxr
      [f32(3, 300, 270), f32(350, 270), f32(350)])
 case("matmul [70,300] @ [300,2100] (blocks of the product)", lambda t, a, b: Cxr.op_matmul(t, a, b), torch.matmul,
      [f32(70, 300), f32(300, 2100)])
-# narrow products read A in place (at most 64 columns of B)
+# narrow products read A in place (at most 64 columns of B; a convolution's
+# weights up to 512 columns of the batch), its partial last panel packed once
 case("conv2d 3x3 pad 1, 40 -> 30 channels at 4x4 (weights read in place)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(2, 40, 4, 4), f32(30, 40, 3, 3), f32(30)], bound=1e-4)
+case("conv2d 3x3 pad 1, 40 -> 50 channels at 12x12 (weights read in place, 6 tiles, no step packs)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(2, 40, 12, 12), f32(50, 40, 3, 3), f32(50)], bound=1e-4)
 case("linear [90,300] -> 20 (A read in place)", lambda t, x, w, b: Cxr.op_linear(t, x, w, b), F.linear,
      [f32(90, 300), f32(20, 300), f32(20)])
 # 17 to 64 rows against at least 2^18 weights: the transposed product,

@@ -115,6 +115,9 @@ struct _CxrGemmOperand {
   const gint64 *rows;
   /* A only: all of A packed by _cxr_gemm_pack_a() */
   const gfloat *packed;
+  /* A only, plain row-major: read in place, not packed, however wide B
+   * is (by default only for at most two tiles of columns) */
+  gboolean in_place;
 };
 
 /* The most K one pack call is asked for, and the widest panel. */

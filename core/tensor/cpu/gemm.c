@@ -35,6 +35,7 @@
 #endif
 
 #define MR 14
+#define B_PREFETCH 16
 #define NR CXR_GEMM_MAX_WIDTH
 #define KC CXR_GEMM_KC
 #define MC (MR * 24)
@@ -204,6 +205,13 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloa
   for (gint64 kk = 0; kk < kc; kk++)
     {
       const gfloat *br = b_rows ? b + b_rows[kk] : b + kk * NR;
+      /* rows read in place lie anywhere in a large image: ask for the
+       * one B_PREFETCH steps ahead, which the hardware cannot guess */
+      if (b_rows && kk + B_PREFETCH < kc)
+        {
+          _mm_prefetch ((const char *) (b + b_rows[kk + B_PREFETCH]), _MM_HINT_T0);
+          _mm_prefetch ((const char *) (b + b_rows[kk + B_PREFETCH] + 16), _MM_HINT_T0);
+        }
       __m512 b0 = _mm512_loadu_ps (br), b1 = _mm512_loadu_ps (br + 16);
 #pragma GCC unroll 14
       for (gint r = 0; r < MR; r++)
@@ -353,7 +361,8 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
 {
   g_autoptr (CxrTensor) apack_t = NULL;
   g_autoptr (CxrTensor) bpack_t = NULL;
-  gfloat *apack = NULL, *bpack = NULL;
+  g_autoptr (CxrTensor) tail_t = NULL;
+  gfloat *apack = NULL, *bpack = NULL, *tail = NULL;
 
   g_return_if_fail (_cxr_gemm_available ());
   __atomic_fetch_add (&_cxr_flops, 2 * (guint64) m * (guint64) n * (guint64) k, __ATOMIC_RELAXED);
@@ -378,8 +387,19 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
      * costs as much as the products: a plain row-major A is then read in
      * place, rows a_ld apart. */
     gboolean a_in_place = a->packed == NULL && a->pack == pack_strided && a->inner.stride == 1 &&
-                          a->inner.block == 0 && a->outer.block == 0 && n <= 2 * NR;
-    if (a->packed == NULL)
+                          a->inner.block == 0 && a->outer.block == 0 && (n <= 2 * NR || a->in_place);
+    /* read in place, A's last panel, if partial, is packed once for the
+     * whole product (the kernel reads whole panels), so that no step
+     * packs A: a step that packs nothing needs no meeting of the threads */
+    gint64 tail_rows = a_in_place ? m % MR : 0;
+    if (tail_rows)
+      {
+        tail_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { MR * k }, 1);
+        tail = _cxr_f32 (tail_t);
+        for (gint64 pc = 0; pc < k; pc += KC)
+          a->pack (a, m - tail_rows, pc, tail_rows, MIN (KC, k - pc), MR, tail + pc * MR);
+      }
+    if (a->packed == NULL && !a_in_place)
       {
         apack_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { 2 * m_block * KC }, 1);
         apack = _cxr_f32 (apack_t);
@@ -404,29 +424,42 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
                 {
                   gint64 mc = MIN (MC, m - ic), n_panels = (mc + MR - 1) / MR;
                   gint64 b_tiles = (bbuf && ic == 0) ? n_tiles : 0;
-                  /* panels to pack: all, none (packed before), or with A
-                   * read in place, only a partial last one */
-                  gint64 a_first = a_in_place ? (mc % MR ? n_panels - 1 : n_panels) : 0;
-                  gint64 a_panels = a->packed ? 0 : n_panels - a_first;
+                  /* panels to pack: all, or none (packed before, or read
+                   * in place) */
+                  gint64 a_panels = a->packed || a_in_place ? 0 : n_panels;
                   const gfloat *abuf = a->packed ? a->packed + pc * m_pad + ic * kc
-                                                 : apack + (step++ % 2) * m_block * KC;
+                                       : apack ? apack + (step++ % 2) * m_block * KC : NULL;
+                  /* Nothing to pack (both operands read in place, or
+                   * prepacked): no meeting at all, which costs a futex
+                   * wake-up per step with passive waits. A packs in every
+                   * step or in none, and B in the first step of each K
+                   * block, so a buffer is packed again only after a
+                   * meeting that every reader of its last use came to. */
+                  if (b_tiles + a_panels > 0)
+                    {
 #pragma omp for schedule(static)
-                  for (gint64 q = 0; q < b_tiles + a_panels; q++)
-                    if (q < b_tiles)
-                      b->pack (b, jc + q * NR, pc, MIN (NR, nc - q * NR), kc, NR, bbuf + q * NR * kc);
-                    else
-                      {
-                        gint64 p = a_first + q - b_tiles;
-                        a->pack (a, ic + p * MR, pc, MIN (MR, mc - p * MR), kc, MR, (gfloat *) abuf + p * MR * kc);
-                      }
+                      for (gint64 q = 0; q < b_tiles + a_panels; q++)
+                        if (q < b_tiles)
+                          b->pack (b, jc + q * NR, pc, MIN (NR, nc - q * NR), kc, NR, bbuf + q * NR * kc);
+                        else
+                          {
+                            gint64 p = q - b_tiles;
+                            a->pack (a, ic + p * MR, pc, MIN (MR, mc - p * MR), kc, MR,
+                                     (gfloat *) abuf + p * MR * kc);
+                          }
+                    }
                   /* the same thread gets the same tiles of C at every step,
                    * so no one else touches them in the meantime */
 #pragma omp for collapse(2) schedule(static) nowait
                   for (gint64 t = 0; t < n_tiles; t++)
                     for (gint64 p = 0; p < n_panels; p++)
                       {
-                        gboolean in_place = p < a_first;
-                        tile (kc, in_place ? a->data + (ic + p * MR) * a->outer.stride + pc : abuf + p * MR * kc,
+                        gboolean is_tail = tail && ic + p * MR == m - tail_rows;
+                        gboolean in_place = a_in_place && !is_tail;
+                        tile (kc,
+                              in_place  ? a->data + (ic + p * MR) * a->outer.stride + pc
+                              : is_tail ? tail + pc * MR
+                                        : abuf + p * MR * kc,
                               in_place ? a->outer.stride : 0, bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
                               bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
                               MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
