@@ -199,6 +199,9 @@ case("conv2d 3x1 stride 2 padding (1, 0)", lambda t, x, w: Cxr.op_conv2d_full(t,
 case("conv2d 3x3 pad 1, 40 -> 350 channels at 20x37 (blocks of the product)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(2, 40, 20, 37), f32(350, 40, 3, 3), f32(350)], bound=1e-4)
+case("conv2d 3x3 pad 1, 6 -> 20 channels at 30x30, batch 5",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(5, 6, 30, 30), f32(20, 6, 3, 3), f32(20)], bound=1e-4)
 case("conv2d 3x3 stride 2 pad 1, 30 -> 20 channels at 50x50 (blocks of the product)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 2, 1), lambda x, w, b: F.conv2d(x, w, b, 2, 1),
      [f32(3, 30, 50, 50), f32(20, 30, 3, 3), f32(20)], bound=1e-4)

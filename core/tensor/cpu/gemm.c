@@ -460,7 +460,8 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
                               in_place  ? a->data + (ic + p * MR) * a->outer.stride + pc
                               : is_tail ? tail + pc * MR
                                         : abuf + p * MR * kc,
-                              in_place ? a->outer.stride : 0, bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
+                              in_place ? a->outer.stride : 0,
+                              bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
                               bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
                               MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
                       }
