@@ -58,6 +58,32 @@ _cxr_row_max (const gfloat *x, gint64 n)
   return m;
 }
 
+/* total (a gdouble) += TERM for I in [0, N): float sums of 64 terms in
+ * vector lanes, added up in double, so long rows keep their precision
+ * and the result does not depend on the thread count. */
+#define CXR_SUM_BLOCKS(total, I, N, TERM)                         \
+  G_STMT_START {                                                  \
+    for (gint64 i0_ = 0; i0_ < (N); i0_ += 64)                    \
+      {                                                           \
+        gint64 end_ = MIN (i0_ + 64, (N));                        \
+        gfloat part_ = 0;                                         \
+        _Pragma ("omp simd reduction(+ : part_)")                 \
+        for (gint64 I = i0_; I < end_; I++)                       \
+          part_ += (TERM);                                        \
+        (total) += part_;                                         \
+      }                                                           \
+  } G_STMT_END
+
+/* The sum of n floats, as CXR_SUM_BLOCKS. */
+static inline gdouble
+_cxr_sum_blocks (const gfloat *x, gint64 n)
+{
+  gdouble total = 0;
+
+  CXR_SUM_BLOCKS (total, i, n, x[i]);
+  return total;
+}
+
 /* out[i] = e^(x[i] - shift) (out may be x), and their sum: float sums of
  * 64 in vector lanes, added up in double (cpu/elementwise.c). */
 gdouble _cxr_exp_shifted_sum (const gfloat *x, gfloat shift, gfloat *out, gint64 n);

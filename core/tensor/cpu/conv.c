@@ -239,7 +239,7 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
       for (gint64 t = 0; t < k; t++)
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
       /* the weights packed once for the batch, or read in place where each
-       * serves fewer than 16 tiles of columns (images up to 16x16 in a
+       * serves at most 512 columns, 16 tiles (images up to 16x16 in a
        * batch of one; at 8x8 and 16x16 packing them cost more than it
        * saved: SD's 1280-channel convolution at 8x8 ran in 19-21 ms in
        * place, 27-40 ms packed) */

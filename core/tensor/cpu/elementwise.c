@@ -363,18 +363,7 @@ CXR_VECTOR_CLONES _cxr_exp_shifted_sum (const gfloat *x, gfloat shift, gfloat *o
 {
   gdouble total = 0;
 
-  for (gint64 i0 = 0; i0 < n; i0 += 64)
-    {
-      gint64 len = MIN (64, n - i0);
-      gfloat part = 0;
-#pragma omp simd reduction(+ : part)
-      for (gint64 i = i0; i < i0 + len; i++)
-        {
-          out[i] = _cxr_expf (x[i] - shift);
-          part += out[i];
-        }
-      total += part;
-    }
+  CXR_SUM_BLOCKS (total, i, n, out[i] = _cxr_expf (x[i] - shift));
   return total;
 }
 

@@ -54,8 +54,15 @@ gemm (gboolean trans_a, gboolean trans_b, gint64 m, gint64 n, gint64 k, const gf
 #pragma omp parallel for schedule(static) if (n * m > 65536)
       for (gint64 i0 = 0; i0 < n; i0 += 64)
         for (gint64 j = 0; j < m; j++)
-          for (gint64 i = i0; i < MIN (i0 + 64, n); i++)
-            c[j * n + i] = (beta != 0.0f ? c[j * n + i] : 0.0f) + t[i * m + j];
+          {
+            gfloat *cj = c + j * n;
+            if (beta != 0.0f)
+              for (gint64 i = i0; i < MIN (i0 + 64, n); i++)
+                cj[i] += t[i * m + j];
+            else
+              for (gint64 i = i0; i < MIN (i0 + 64, n); i++)
+                cj[i] = t[i * m + j];
+          }
       return;
     }
   _cxr_sgemm (CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans,

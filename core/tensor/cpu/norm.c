@@ -22,39 +22,6 @@ affine_index (const NormLayout *l, gint64 row, gint64 j)
   return (row % (l->channels / l->channels_per_row)) * l->channels_per_row + j / l->inner;
 }
 
-/* The sum of n floats, or with @mean given the sum of their squared
- * distances to it: float sums of 64 in vector lanes, the blocks added up
- * in double, so long rows keep their precision. */
-static gdouble
-block_sum (const gfloat *x, gint64 n, const gdouble *mean)
-{
-  gdouble total = 0;
-  gfloat m = mean ? (gfloat) *mean : 0.0f;
-
-  for (gint64 j0 = 0; j0 < n; j0 += 64)
-    {
-      gint64 len = MIN (64, n - j0);
-      gfloat part = 0;
-      if (mean)
-        {
-#pragma omp simd reduction(+ : part)
-          for (gint64 j = 0; j < len; j++)
-            {
-              gfloat d = x[j0 + j] - m;
-              part += d * d;
-            }
-        }
-      else
-        {
-#pragma omp simd reduction(+ : part)
-          for (gint64 j = 0; j < len; j++)
-            part += x[j0 + j];
-        }
-      total += part;
-    }
-  return total;
-}
-
 static void
 norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloat *b, gfloat eps,
               gfloat *y, gfloat *mean, gfloat *rstd)
@@ -67,10 +34,12 @@ norm_forward (const NormLayout *l, const gfloat *x, const gfloat *w, const gfloa
       gdouble m, var;
       gfloat rs, mf;
 
-      m = block_sum (xr, l->len, NULL) / l->len;
-      var = block_sum (xr, l->len, &m) / l->len;
-      rs = (gfloat) (1.0 / sqrt (var + eps));
+      m = _cxr_sum_blocks (xr, l->len) / l->len;
       mf = (gfloat) m;
+      var = 0;
+      CXR_SUM_BLOCKS (var, j, l->len, (xr[j] - mf) * (xr[j] - mf));
+      var /= l->len;
+      rs = (gfloat) (1.0 / sqrt (var + eps));
       mean[r] = mf;
       rstd[r] = rs;
       /* the row in runs that share an affine parameter: one per feature

@@ -295,7 +295,6 @@ sum_backward (CxrNode *node)
   CxrTensor *x = g_ptr_array_index (node->in, 0);
   gfloat *dx = _cxr_grad (x);
   gfloat g = _cxr_f32 (cxr_tensor_get_grad (node->out))[0] * (gfloat) node->f[0];
-
   gint64 count = _cxr_numel (x);
 
   if (dx)
@@ -304,8 +303,8 @@ sum_backward (CxrNode *node)
       dx[i] += g;
 }
 
-/* The sum in double of float sums of 64 (vector lanes), over chunks of a
- * fixed size added up in order: the same result on any thread count. */
+/* _cxr_sum_blocks() over chunks of a fixed size, split over threads and
+ * added up in order: the same result on any thread count. */
 #define SUM_CHUNK 16384
 static gdouble
 sum_of (const gfloat *v, gint64 n)
@@ -316,20 +315,7 @@ sum_of (const gfloat *v, gint64 n)
 
 #pragma omp parallel for schedule(static) if (n_chunks > 4)
   for (gint64 c = 0; c < n_chunks; c++)
-    {
-      gint64 end = MIN (n, (c + 1) * SUM_CHUNK);
-      gdouble total = 0;
-      for (gint64 i0 = c * SUM_CHUNK; i0 < end; i0 += 64)
-        {
-          gint64 len = MIN (64, end - i0);
-          gfloat part = 0;
-#pragma omp simd reduction(+ : part)
-          for (gint64 i = i0; i < i0 + len; i++)
-            part += v[i];
-          total += part;
-        }
-      partial[c] = total;
-    }
+    partial[c] = _cxr_sum_blocks (v + c * SUM_CHUNK, MIN (SUM_CHUNK, n - c * SUM_CHUNK));
   for (gint64 c = 0; c < n_chunks; c++)
     s += partial[c];
   return s;
