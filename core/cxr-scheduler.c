@@ -64,68 +64,125 @@ G_DEFINE_FINAL_TYPE (CxrScheduler, cxr_scheduler, G_TYPE_OBJECT)
 
 /* ------------------------------------------------------------- the queue */
 
+/* One queue per stage with inputs, shared by its input ports; each port
+ * holds at most `capacity` batches before its producer blocks.
+ *
+ * A port may be closed by its consumer (it returned %CXR_FLOW_EOS for a
+ * batch of that port): what waits on it is dropped and later pushes to it
+ * are refused, so the producer learns that nobody wants more.
+ *
+ * A leading port (cxr_stage_class_set_leading_input()) is delivered to
+ * its end before any item of the other ports; while it is open the others
+ * wait in the queue, and, when the leading stream and the others share a
+ * producer upstream (@others_unbounded), they may exceed their capacity,
+ * or that producer would block on them and never finish the leading
+ * stream. */
+
 typedef struct {
   guint port;
   CxrBatch *batch; /* NULL: end of stream on @port */
 } Item;
 
+typedef enum {
+  PUSH_OK,
+  PUSH_FLUSHING,
+  PUSH_CLOSED,
+} PushResult;
+
 typedef struct {
   GMutex lock;
   GCond cond;
   GQueue items;
-  guint capacity;
+  guint capacity;  /* batches per port */
+  guint n_ports;
+  guint *waiting;  /* per port: batches in @items */
+  gboolean *closed; /* per port */
+  gint leading;     /* the leading port while its stream is open, or -1 */
+  gboolean others_unbounded;
   gboolean flushing;
 } Queue;
 
 static Queue *
-queue_new (guint capacity)
+queue_new (guint capacity, guint n_ports)
 {
   Queue *queue = g_new0 (Queue, 1);
   g_mutex_init (&queue->lock);
   g_cond_init (&queue->cond);
   g_queue_init (&queue->items);
-  queue->capacity = capacity;
+  queue->capacity = MAX (capacity, 1);
+  queue->n_ports = n_ports;
+  queue->waiting = g_new0 (guint, n_ports);
+  queue->closed = g_new0 (gboolean, n_ports);
+  queue->leading = -1;
   return queue;
+}
+
+static void
+item_free (Item *item)
+{
+  g_clear_object (&item->batch);
+  g_free (item);
 }
 
 static void
 queue_free (Queue *queue)
 {
-  Item *item;
-
-  while ((item = g_queue_pop_head (&queue->items)) != NULL)
-    {
-      g_clear_object (&item->batch);
-      g_free (item);
-    }
+  g_queue_clear_full (&queue->items, (GDestroyNotify) item_free);
+  g_free (queue->waiting);
+  g_free (queue->closed);
   g_mutex_clear (&queue->lock);
   g_cond_clear (&queue->cond);
   g_free (queue);
 }
 
-/* Takes @batch. Blocks while the queue is full; end-of-stream items never
- * block. Returns FALSE when the queue is flushing (the run is stopping). */
 static gboolean
+queue_port_full (Queue *queue, guint port)
+{
+  if (queue->waiting[port] < queue->capacity)
+    return FALSE;
+  return !(queue->others_unbounded && queue->leading >= 0 && (gint) port != queue->leading);
+}
+
+/* Takes @batch. Blocks while @port is full; end-of-stream items never
+ * block. PUSH_FLUSHING when the run is stopping, PUSH_CLOSED when the
+ * consumer wants nothing more on @port (the batch is dropped). */
+static PushResult
 queue_push (Queue *queue, guint port, CxrBatch *batch)
 {
   Item *item;
 
   g_mutex_lock (&queue->lock);
-  while (batch != NULL && !queue->flushing && queue->items.length >= queue->capacity)
+  while (batch != NULL && !queue->flushing && !queue->closed[port] && queue_port_full (queue, port))
     g_cond_wait (&queue->cond, &queue->lock);
-  if (queue->flushing)
+  if (queue->flushing || queue->closed[port])
     {
+      PushResult result = queue->flushing ? PUSH_FLUSHING : PUSH_CLOSED;
       g_mutex_unlock (&queue->lock);
       g_clear_object (&batch);
-      return FALSE;
+      return result;
     }
   item = g_new0 (Item, 1);
   item->port = port;
   item->batch = batch;
+  if (batch != NULL)
+    queue->waiting[port]++;
   g_queue_push_tail (&queue->items, item);
   g_cond_broadcast (&queue->cond);
   g_mutex_unlock (&queue->lock);
-  return TRUE;
+  return PUSH_OK;
+}
+
+/* The first item the consumer may take: the head, or while a leading
+ * port is open, the first item of that port. */
+static GList *
+queue_next (Queue *queue)
+{
+  if (queue->leading < 0)
+    return queue->items.head;
+  for (GList *l = queue->items.head; l; l = l->next)
+    if (((Item *) l->data)->port == (guint) queue->leading)
+      return l;
+  return NULL;
 }
 
 /* Blocks until an item comes; NULL when the queue is flushing. */
@@ -133,17 +190,50 @@ static Item *
 queue_pop (Queue *queue)
 {
   Item *item = NULL;
+  GList *link = NULL;
 
   g_mutex_lock (&queue->lock);
-  while (!queue->flushing && queue->items.length == 0)
+  while (!queue->flushing && (link = queue_next (queue)) == NULL)
     g_cond_wait (&queue->cond, &queue->lock);
   if (!queue->flushing)
     {
-      item = g_queue_pop_head (&queue->items);
+      item = link->data;
+      g_queue_delete_link (&queue->items, link);
+      if (item->batch != NULL)
+        queue->waiting[item->port]--;
+      else if ((gint) item->port == queue->leading)
+        queue->leading = -1; /* the leading stream is complete: the others flow */
       g_cond_broadcast (&queue->cond);
     }
   g_mutex_unlock (&queue->lock);
   return item;
+}
+
+/* The consumer wants no more on @port: drop what waits there (its end of
+ * stream too: the consumer counts the port as ended now) and refuse the
+ * rest. */
+static void
+queue_close_port (Queue *queue, guint port)
+{
+  GList *l, *next;
+
+  g_mutex_lock (&queue->lock);
+  queue->closed[port] = TRUE;
+  for (l = queue->items.head; l; l = next)
+    {
+      Item *item = l->data;
+      next = l->next;
+      if (item->port == port)
+        {
+          item_free (item);
+          g_queue_delete_link (&queue->items, l);
+        }
+    }
+  queue->waiting[port] = 0;
+  if (queue->leading == (gint) port)
+    queue->leading = -1;
+  g_cond_broadcast (&queue->cond);
+  g_mutex_unlock (&queue->lock);
 }
 
 static void
@@ -160,6 +250,7 @@ queue_set_flushing (Queue *queue)
 typedef struct {
   Queue *queue;
   guint port;
+  gboolean closed; /* the consumer closed the port: pushes skip it */
 } Consumer;
 
 typedef struct _Run Run;
@@ -170,7 +261,9 @@ typedef struct {
   Queue *queue;       /* NULL for a source */
   guint n_inputs;
   guint n_linked; /* inputs fed by a link: the end-of-streams to wait for */
+  gboolean *ended;    /* per input port: its stream ended or was closed */
   GPtrArray *outputs; /* per output port: GArray of Consumer */
+  guint n_consumers, n_open_consumers; /* over every output port */
   GThread *thread;
   gboolean is_terminal;
   gint64 started_us;
@@ -321,13 +414,25 @@ node_push (CxrStage *stage, guint port, CxrBatch *batch, gpointer user_data)
   for (guint i = 0; i < consumers->len; i++)
     {
       Consumer *consumer = &g_array_index (consumers, Consumer, i);
+      CxrBatch *out;
+      PushResult result;
+
+      if (consumer->closed)
+        continue;
       /* Each consumer gets a batch of its own to add fields to; values
-       * are shared. The last one gets @batch itself. */
-      CxrBatch *out = i + 1 < consumers->len ? cxr_batch_copy (batch) : g_object_ref (batch);
-      if (!queue_push (consumer->queue, consumer->port, out))
+       * are shared. */
+      out = i + 1 < consumers->len ? cxr_batch_copy (batch) : g_object_ref (batch);
+      result = queue_push (consumer->queue, consumer->port, out);
+      if (result == PUSH_FLUSHING)
         return CXR_FLOW_CANCELLED;
+      if (result == PUSH_CLOSED)
+        {
+          consumer->closed = TRUE;
+          node->n_open_consumers--;
+        }
     }
-  return CXR_FLOW_OK;
+  /* nobody downstream wants more: the stage may stop early */
+  return node->n_consumers > 0 && node->n_open_consumers == 0 ? CXR_FLOW_EOS : CXR_FLOW_OK;
 }
 
 static void
@@ -391,14 +496,16 @@ node_thread (gpointer data)
         {
           Item *item = queue_pop (node->queue);
           CxrFlowReturn ret;
+          guint port;
 
           if (item == NULL)
             break; /* flushing */
+          port = item->port;
           if (item->batch == NULL)
             {
-              guint port = item->port;
-              ended++;
               g_free (item);
+              ended++;
+              node->ended[port] = TRUE;
               if (klass->input_ended != NULL && !klass->input_ended (stage, port, &error))
                 {
                   ok = FALSE;
@@ -407,7 +514,7 @@ node_thread (gpointer data)
               continue;
             }
           _cxr_stage_count_in (stage, cxr_batch_get_size (item->batch));
-          ret = klass->process (stage, item->port, item->batch, &error);
+          ret = klass->process (stage, port, item->batch, &error);
           g_object_unref (item->batch);
           g_free (item);
           if (ret == CXR_FLOW_ERROR)
@@ -415,8 +522,21 @@ node_thread (gpointer data)
               ok = FALSE;
               break;
             }
-          if (ret == CXR_FLOW_CANCELLED || ret == CXR_FLOW_EOS)
+          if (ret == CXR_FLOW_CANCELLED)
             break;
+          if (ret == CXR_FLOW_EOS && !node->ended[port])
+            {
+              /* the stage wants no more on @port: that input has ended,
+               * and its producer hears so on its next push */
+              queue_close_port (node->queue, port);
+              ended++;
+              node->ended[port] = TRUE;
+              if (klass->input_ended != NULL && !klass->input_ended (stage, port, &error))
+                {
+                  ok = FALSE;
+                  break;
+                }
+            }
         }
       completed = ok && ended == node->n_linked;
     }
@@ -627,6 +747,7 @@ node_free (gpointer data)
 
   if (node->queue)
     queue_free (node->queue);
+  g_free (node->ended);
   g_ptr_array_unref (node->outputs);
   g_free (node);
 }
@@ -638,6 +759,56 @@ find_node (Run *run, CxrStage *stage)
     if (((Node *) g_ptr_array_index (run->nodes, i))->stage == stage)
       return g_ptr_array_index (run->nodes, i);
   return NULL;
+}
+
+/* Whether @ancestor is @node or feeds it, through any path of @links. */
+static gboolean
+node_feeds (CxrStage *ancestor, CxrStage *node, GPtrArray *links)
+{
+  if (ancestor == node)
+    return TRUE;
+  for (guint i = 0; i < links->len; i++)
+    {
+      CxrLink *link = g_ptr_array_index (links, i);
+      if (link->down == node && node_feeds (ancestor, link->up, links))
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* The stage's leading input, when it is linked: the queue delivers it
+ * first. When a stage upstream feeds both the leading input and another,
+ * the others may not block that stage while the leading stream is open. */
+static void
+node_set_leading (Run *run, Node *node, GPtrArray *links)
+{
+  gint leading;
+  CxrStage *leading_up = NULL;
+
+  if (node->queue == NULL)
+    return;
+  leading = cxr_stage_class_get_leading_input (CXR_STAGE_GET_CLASS (node->stage));
+  for (guint i = 0; leading >= 0 && i < links->len; i++)
+    {
+      CxrLink *link = g_ptr_array_index (links, i);
+      if (link->down == node->stage && link->down_port == (guint) leading)
+        leading_up = link->up;
+    }
+  if (leading_up == NULL)
+    return;
+  node->queue->leading = leading;
+  for (guint i = 0; i < links->len; i++)
+    {
+      CxrLink *link = g_ptr_array_index (links, i);
+      if (link->down != node->stage || link->down_port == (guint) leading)
+        continue;
+      for (guint j = 0; j < run->nodes->len; j++)
+        {
+          CxrStage *stage = ((Node *) g_ptr_array_index (run->nodes, j))->stage;
+          if (node_feeds (stage, leading_up, links) && node_feeds (stage, link->up, links))
+            node->queue->others_unbounded = TRUE;
+        }
+    }
 }
 
 /**
@@ -716,7 +887,8 @@ cxr_scheduler_run (CxrScheduler *self, GCancellable *cancellable, GError **error
       node->stage = stage;
       node->n_inputs = cxr_stage_get_n_ports (stage, CXR_PORT_INPUT);
       if (node->n_inputs > 0)
-        node->queue = queue_new (self->queue_size * node->n_inputs);
+        node->queue = queue_new (self->queue_size, node->n_inputs);
+      node->ended = g_new0 (gboolean, MAX (node->n_inputs, 1));
       node->outputs = g_ptr_array_new_with_free_func ((GDestroyNotify) g_array_unref);
       for (guint port = 0; port < n_out; port++)
         g_ptr_array_add (node->outputs, g_array_new (FALSE, FALSE, sizeof (Consumer)));
@@ -729,11 +901,15 @@ cxr_scheduler_run (CxrScheduler *self, GCancellable *cancellable, GError **error
       CxrLink *link = g_ptr_array_index (links, i);
       Node *up = find_node (&run, link->up);
       Node *down = find_node (&run, link->down);
-      Consumer consumer = { down->queue, link->down_port };
+      Consumer consumer = { down->queue, link->down_port, FALSE };
       g_array_append_val (g_ptr_array_index (up->outputs, link->up_port), consumer);
       up->is_terminal = FALSE;
+      up->n_consumers++;
+      up->n_open_consumers++;
       down->n_linked++;
     }
+  for (guint i = 0; i < run.nodes->len; i++)
+    node_set_leading (&run, g_ptr_array_index (run.nodes, i), links);
 
   run_handler = g_cancellable_connect (run.cancellable, G_CALLBACK (run_on_cancelled), &run, NULL);
   if (cancellable != NULL)

@@ -29,6 +29,7 @@ typedef struct {
   gchar **fields;
   gboolean passthrough;
   gboolean optional; /* an input the pipeline may leave unlinked */
+  gboolean leading;  /* an input delivered whole before the others */
 } CxrPortTemplate;
 
 typedef struct {
@@ -208,6 +209,56 @@ cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name, con
   g_return_if_fail (inputs->len > 0); /* port 0 is what input= links */
   add_port (klass, inputs, name, fields, FALSE, description);
   ((CxrPortTemplate *) g_ptr_array_index (inputs, inputs->len - 1))->optional = TRUE;
+}
+
+/**
+ * cxr_stage_class_set_leading_input:
+ * @klass: a stage class
+ * @name: the name of one of the class's inputs
+ *
+ * Makes input @name the leading one: when a pipeline links it, the
+ * scheduler delivers its whole stream, to its end, before any batch of
+ * the other inputs, which wait in their queues meanwhile. A trainer's
+ * "validate" input is leading, so the validation set is complete, and
+ * measured, before the first step, whatever the threads' timing. Call it
+ * from class_init, after adding the port.
+ */
+void
+cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name)
+{
+  GPtrArray *inputs;
+  gboolean found = FALSE;
+
+  g_return_if_fail (CXR_IS_STAGE_CLASS (klass));
+  g_return_if_fail (name != NULL);
+  inputs = class_data_ensure (klass)->inputs;
+  for (guint i = 0; i < inputs->len; i++)
+    {
+      CxrPortTemplate *port = g_ptr_array_index (inputs, i);
+      port->leading = g_str_equal (port->name, name);
+      found |= port->leading;
+    }
+  g_return_if_fail (found);
+}
+
+/**
+ * cxr_stage_class_get_leading_input:
+ * @klass: a stage class
+ *
+ * Returns: the index of the class's leading input
+ *   (cxr_stage_class_set_leading_input()), or -1 when it has none
+ */
+gint
+cxr_stage_class_get_leading_input (CxrStageClass *klass)
+{
+  CxrStageClassData *data;
+
+  g_return_val_if_fail (CXR_IS_STAGE_CLASS (klass), -1);
+  data = class_data_lookup (klass);
+  for (guint i = 0; data != NULL && i < data->inputs->len; i++)
+    if (((CxrPortTemplate *) g_ptr_array_index (data->inputs, i))->leading)
+      return (gint) i;
+  return -1;
 }
 
 
@@ -627,7 +678,15 @@ _cxr_stage_count_in (CxrStage *stage, guint samples)
  * the next stage's queue is full (back-pressure). The stage may not change
  * @batch afterwards; make a new batch or a cxr_batch_copy() instead.
  *
- * Returns: %CXR_FLOW_OK, or %CXR_FLOW_CANCELLED when the run is stopping
+ * A consumer may say that it wants no more batches (it returned
+ * %CXR_FLOW_EOS from its process function, such as a trainer at
+ * `max-steps`); the batch is then not sent to it, and once every stage
+ * linked to the stage's outputs has said so, the push returns
+ * %CXR_FLOW_EOS: a source returns it from its process function and stops,
+ * a filter returns it and so passes the word upstream.
+ *
+ * Returns: %CXR_FLOW_OK; %CXR_FLOW_EOS when no stage downstream wants
+ *   more; %CXR_FLOW_CANCELLED when the run is stopping
  */
 CxrFlowReturn
 cxr_stage_push_port (CxrStage *self, guint port, CxrBatch *batch)
@@ -651,7 +710,8 @@ cxr_stage_push_port (CxrStage *self, guint port, CxrBatch *batch)
  *
  * Sends @batch on output port 0; see cxr_stage_push_port().
  *
- * Returns: %CXR_FLOW_OK, or %CXR_FLOW_CANCELLED when the run is stopping
+ * Returns: %CXR_FLOW_OK; %CXR_FLOW_EOS when no stage downstream wants
+ *   more; %CXR_FLOW_CANCELLED when the run is stopping
  */
 CxrFlowReturn
 cxr_stage_push (CxrStage *self, CxrBatch *batch)

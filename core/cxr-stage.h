@@ -15,7 +15,9 @@ G_BEGIN_DECLS
 /**
  * CxrFlowReturn:
  * @CXR_FLOW_OK: the batch was handled; go on
- * @CXR_FLOW_EOS: a source has no more batches
+ * @CXR_FLOW_EOS: a source has no more batches; a stage with inputs wants
+ *   no more on the port of the batch it was given; a push found no stage
+ *   downstream that wants more
  * @CXR_FLOW_ERROR: the stage failed; the #GError says why
  * @CXR_FLOW_CANCELLED: the run was cancelled
  *
@@ -50,8 +52,12 @@ G_DECLARE_DERIVABLE_TYPE (CxrStage, cxr_stage, CXR, STAGE, GObject)
  *   load weights, open files, check properties. The default does nothing.
  * @process: handle one batch that came in on input @port. A source (a
  *   stage without inputs) is called with @batch %NULL, over and over, and
- *   returns %CXR_FLOW_EOS when it has no more. Output goes out through
- *   cxr_stage_push(). The default calls @transform and pushes the batch.
+ *   returns %CXR_FLOW_EOS when it has no more. A stage with inputs returns
+ *   %CXR_FLOW_EOS to end input @port early: the scheduler counts it as
+ *   ended (@input_ended is called) and the stages upstream hear it on
+ *   their next push, so a source stops reading. Output goes out through
+ *   cxr_stage_push(). The default calls @transform and pushes the batch,
+ *   and returns what the push returned.
  * @transform: change @batch in place (add or replace fields); the default
  *   process function then pushes it on output 0. %NULL by default.
  * @finish: called once after every input has ended (or a source returned
@@ -94,6 +100,7 @@ void cxr_stage_class_add_input (CxrStageClass *klass, const gchar *name,
                                 const gchar *fields, const gchar *description);
 void cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name,
                                          const gchar *fields, const gchar *description);
+void cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name);
 void cxr_stage_class_add_output (CxrStageClass *klass, const gchar *name,
                                  const gchar *fields, gboolean passthrough,
                                  const gchar *description);
@@ -107,6 +114,7 @@ const gchar *cxr_stage_class_get_port_description (CxrStageClass *klass,
                                                    CxrPortDirection direction, guint port);
 gboolean cxr_stage_class_get_port_passthrough (CxrStageClass *klass, guint port);
 gboolean cxr_stage_class_get_port_optional (CxrStageClass *klass, guint port);
+gint cxr_stage_class_get_leading_input (CxrStageClass *klass);
 gint cxr_stage_class_find_port (CxrStageClass *klass, CxrPortDirection direction,
                                 const gchar *name);
 

@@ -23,7 +23,10 @@
  * decay 0.01) at the scheduled learning rate (`warmup-steps` of linear
  * warm-up, then constant or, with `lr-schedule=cosine`, a cosine decay to
  * zero at `max-steps`), the gradients are zeroed and the EMA, when
- * `ema-decay` is set, follows the weights.
+ * `ema-decay` is set, follows the weights (buffers, batch norm's running
+ * statistics, are copied into it, not averaged). At `max-steps` the stage
+ * takes no more training batches: the stages upstream hear it on their
+ * next push, and the sources stop reading (cxr_stage_push()).
  *
  * Each batch passes on with the float fields loss (of its micro-batch)
  * and step (the optimiser steps done after it), so a csv-sink records the
@@ -47,8 +50,10 @@
  *
  * Validation inside the run: a trainer's optional input "validate"
  * (`input.validate=STAGE` in a pipeline, say a source of the validate
- * split) is kept in memory, not passed on. Once that stream has ended,
- * the stage measures the mean loss over all of it (forward passes without
+ * split) is kept in memory, not passed on. That stream comes whole before
+ * the first training batch (it is the leading input,
+ * cxr_stage_class_set_leading_input()), and the stage then measures the
+ * mean loss over all of it at step 0 (forward passes without
  * gradients, as `evaluate=true`, with the same randomness each time),
  * then again every `validate-every` steps and at the end; each
  * measurement is a message and, with `validation-log`, a row of a CSV
@@ -318,7 +323,13 @@ cxr_trainer_process (CxrStage *stage, guint port, CxrBatch *batch, GError **erro
   CxrTrainerPrivate *p = PRIV (stage);
 
   if (port == 0)
-    return CXR_STAGE_CLASS (cxr_trainer_parent_class)->process (stage, port, batch, error);
+    {
+      CxrFlowReturn ret = CXR_STAGE_CLASS (cxr_trainer_parent_class)->process (stage, port, batch, error);
+      /* at max-steps: no more training batches, so the sources stop */
+      if (ret == CXR_FLOW_OK && !p->evaluate && p->max_steps > 0 && p->step >= p->max_steps)
+        return CXR_FLOW_EOS;
+      return ret;
+    }
   /* the validate input: kept for the measurements, not passed on */
   if (cxr_batch_get_size (batch) > 0)
     g_ptr_array_add (p->validation, g_object_ref (batch));
@@ -403,8 +414,8 @@ cxr_trainer_transform (CxrStage *stage, CxrBatch *batch, GError **error)
   put_constant (batch, "loss", value);
   put_constant (batch, "step", (gfloat) p->step);
   {
-    /* batches past max-steps (or skipped on resuming) carry the metric
-     * fields too, as NaN, so sinks find every field the port promises */
+    /* batches skipped on resuming carry the metric fields too, as NaN,
+     * so sinks find every field the port promises */
     g_auto (GStrv) fields = cxr_stage_get_port_fields (stage, CXR_PORT_OUTPUT, 0);
     for (guint i = 0; fields && fields[i]; i++)
       if (!cxr_batch_has_field (batch, fields[i]))
@@ -463,6 +474,30 @@ cxr_trainer_finish (CxrStage *stage, GError **error)
         return FALSE;
     }
   return !has_text (p->output) || write_output (self, error);
+}
+
+/**
+ * cxr_trainer_class_add_validate_input:
+ * @klass: a trainer class
+ * @fields: the batch fields the subclass's loss needs, separated by commas
+ *
+ * Adds the optional input "validate", after the class's "in": the samples
+ * the loss is measured on as training goes, kept in memory. It is the
+ * leading input (cxr_stage_class_set_leading_input()): its whole stream
+ * comes before the first training batch, so the first measurement is at
+ * step 0 and the validation log is the same run after run. Call it from
+ * class_init.
+ */
+void
+cxr_trainer_class_add_validate_input (CxrTrainerClass *klass, const gchar *fields)
+{
+  CxrStageClass *stage_class = CXR_STAGE_CLASS (klass);
+
+  g_return_if_fail (CXR_IS_TRAINER_CLASS (klass));
+  cxr_stage_class_add_optional_input (stage_class, "validate", fields,
+                                      "Samples to measure the loss on as training goes (kept in memory), such as "
+                                      "the validate split; they all come before the first training batch");
+  cxr_stage_class_set_leading_input (stage_class, "validate");
 }
 
 /**

@@ -42,6 +42,8 @@ struct _CxrTrainerClass {
   gpointer padding[8];
 };
 
+void cxr_trainer_class_add_validate_input (CxrTrainerClass *klass, const gchar *fields);
+
 guint64 cxr_trainer_get_seed (CxrTrainer *self);
 guint64 cxr_trainer_get_step (CxrTrainer *self);
 gboolean cxr_trainer_get_evaluate (CxrTrainer *self);

@@ -149,8 +149,8 @@ with tempfile.TemporaryDirectory() as tmp:
     steps = [int(row["step"]) for row in log]
     check(f"validation inside the run (input.validate, validate-every=40) at steps {steps}: "
           f"{float(log[0]['loss']) if log else 0:.4f} -> {float(log[-1]['loss']) if log else 0:.4f}",
-          # the first when the validate stream has ended (which step that is depends on the threads)
-          len(steps) >= 2 and steps[-1] == 120 and all(s % 40 == 0 for s in steps[1:]) and steps == sorted(set(steps))
+          # the validate stream comes whole before the first training batch
+          steps == [0, 40, 80, 120]
           and float(log[-1]["loss"]) < 0.9 * float(log[0]["loss"]), str(log))
 
     # resume: 60 steps, then 60 more from the checkpoint, against 120 straight
@@ -230,5 +230,14 @@ folder={tmp}/generated
     train = progress[-1]["stages"].get("train", {}) if progress else {}
     check(f"the progress events show the trainer's step, loss and images/s ({train})",
           train.get("status", "").startswith("step 6, loss ") and train.get("rate", 0) > 0, progress[-1:])
+    # at max-steps the trainer takes no more: the source stops reading (6
+    # batches of 4, plus what the three queues of 4 batches and the stages
+    # hold) instead of going through its 10 epochs
+    finished = {e["stage"]: e for e in map(json.loads, open(f"{tmp}/events.jsonl"))
+                if e.get("event") == "stage-finish"} if r.returncode == 0 else {}
+    read = finished.get("data", {}).get("samples-out", -1)
+    check(f"the source stops soon after max-steps: {read} samples read for 6 steps of 4",
+          0 < read <= 4 * (6 + 3 * 4 + 4) and all(e.get("status") == "ok" for e in finished.values()),
+          str(finished))
 
 finish()

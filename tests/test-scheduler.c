@@ -1,5 +1,6 @@
 /* tests/test-scheduler.c: running pipelines: order, back-pressure, errors
- * mid-run, cancellation, fan-out and fan-in, events, shared models.
+ * mid-run, cancellation, fan-out and fan-in, events, shared models,
+ * consumers that stop early, leading inputs.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
@@ -272,6 +273,99 @@ test_shared_model (void)
 }
 
 static void
+test_consumer_stops_early (void)
+{
+  /* The sink wants 10 samples: the transform and the source hear it on
+   * their next push and stop, long before 100000; every stage completes. */
+  g_autoptr (CxrPipeline) p = parse ("[stage src]\ntype=test-count-source\ncount=100000\nbatch-size=1\n"
+                                     "[stage t]\ntype=test-transform\ninput=src\n"
+                                     "[stage sink]\ntype=test-collect-sink\ninput=t\nstop-after=10\n");
+  g_autoptr (CxrScheduler) s = scheduler_for (p);
+  g_autoptr (GError) error = NULL;
+  guint64 received;
+  gboolean finished, completed;
+
+  g_object_set (s, "queue-size", 2, NULL);
+  g_assert_true (cxr_scheduler_run (s, NULL, &error));
+  g_assert_no_error (error);
+  g_object_get (cxr_pipeline_get_stage (p, "sink"), "received", &received, "finished", &finished,
+                "stopped-completed", &completed, NULL);
+  g_assert_cmpuint (received, ==, 10);
+  g_assert_true (finished);
+  g_assert_true (completed);
+  /* at most the queues' worth beyond the 10: two queues of 2, one batch
+   * in each stage's hands */
+  g_assert_cmpuint (cxr_stage_get_samples_out (cxr_pipeline_get_stage (p, "src")), <=, 10 + 2 * 2 + 2);
+
+  /* With a second consumer that wants everything, the source goes on. */
+  {
+    g_autoptr (CxrPipeline) tee = parse ("[stage src]\ntype=test-count-source\ncount=300\nbatch-size=3\n"
+                                         "[stage few]\ntype=test-collect-sink\ninput=src\nstop-after=6\n"
+                                         "[stage all]\ntype=test-collect-sink\ninput=src\n");
+    g_autoptr (CxrScheduler) ts = scheduler_for (tee);
+    guint64 few, all;
+    gboolean in_order;
+
+    g_assert_true (cxr_scheduler_run (ts, NULL, &error));
+    g_assert_no_error (error);
+    g_object_get (cxr_pipeline_get_stage (tee, "few"), "received", &few, NULL);
+    g_object_get (cxr_pipeline_get_stage (tee, "all"), "received", &all, "in-order", &in_order, NULL);
+    g_assert_cmpuint (few, ==, 6);
+    g_assert_cmpuint (all, ==, 300);
+    g_assert_true (in_order);
+  }
+}
+
+static void
+test_leading_input (void)
+{
+  /* "first" is slow and "in" fast, yet all of "first" comes before "in". */
+  g_autoptr (CxrPipeline) p = parse ("[stage a]\ntype=test-count-source\ncount=200\nbatch-size=1\n"
+                                     "[stage b]\ntype=test-count-source\ncount=30\nbatch-size=1\ndelay-us=2000\n"
+                                     "[stage m]\ntype=test-leading-merge\ninput=a\ninput.first=b\n"
+                                     "[stage sink]\ntype=test-collect-sink\ninput=m\n");
+  g_autoptr (CxrScheduler) s = scheduler_for (p);
+  g_autoptr (GError) error = NULL;
+  guint64 from_in, from_first, received;
+  gboolean in_order;
+
+  g_object_set (s, "queue-size", 2, NULL);
+  g_assert_true (cxr_scheduler_run (s, NULL, &error));
+  g_assert_no_error (error);
+  g_object_get (cxr_pipeline_get_stage (p, "m"), "from-in", &from_in, "from-first", &from_first, "in-order",
+                &in_order, NULL);
+  g_object_get (cxr_pipeline_get_stage (p, "sink"), "received", &received, NULL);
+  g_assert_cmpuint (from_first, ==, 30);
+  g_assert_cmpuint (from_in, ==, 200);
+  g_assert_cmpuint (received, ==, 200);
+  g_assert_true (in_order);
+
+  /* One source feeds both inputs, through two stages, with queues of 2:
+   * "in" may not block the source while "first" is open, or the run
+   * would never end. */
+  {
+    g_autoptr (CxrPipeline) shared = parse ("[stage src]\ntype=test-count-source\ncount=100\nbatch-size=1\n"
+                                            "[stage t1]\ntype=test-transform\ninput=src\n"
+                                            "[stage t2]\ntype=test-transform\ninput=src\n"
+                                            "[stage m]\ntype=test-leading-merge\ninput=t1\ninput.first=t2\n");
+    g_autoptr (CxrScheduler) ss = scheduler_for (shared);
+
+    g_object_set (ss, "queue-size", 2, NULL);
+    g_assert_true (cxr_scheduler_run (ss, NULL, &error));
+    g_assert_no_error (error);
+    g_object_get (cxr_pipeline_get_stage (shared, "m"), "from-in", &from_in, "from-first", &from_first,
+                  "in-order", &in_order, NULL);
+    g_assert_cmpuint (from_first, ==, 100);
+    g_assert_cmpuint (from_in, ==, 100);
+    g_assert_true (in_order);
+  }
+  g_assert_cmpint (cxr_stage_class_get_leading_input (
+                     CXR_STAGE_GET_CLASS (cxr_pipeline_get_stage (p, "m"))), ==, 1);
+  g_assert_cmpint (cxr_stage_class_get_leading_input (
+                     CXR_STAGE_GET_CLASS (cxr_pipeline_get_stage (p, "sink"))), ==, -1);
+}
+
+static void
 test_invalid_pipeline_is_refused (void)
 {
   g_autoptr (CxrPipeline) p = cxr_pipeline_new ();
@@ -294,6 +388,8 @@ main (int argc, char **argv)
   g_test_add_func ("/scheduler/events", test_events);
   g_test_add_func ("/scheduler/error-event", test_error_event);
   g_test_add_func ("/scheduler/shared-model", test_shared_model);
+  g_test_add_func ("/scheduler/consumer-stops-early", test_consumer_stops_early);
+  g_test_add_func ("/scheduler/leading-input", test_leading_input);
   g_test_add_func ("/scheduler/invalid-pipeline-is-refused", test_invalid_pipeline_is_refused);
   return g_test_run ();
 }

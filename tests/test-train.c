@@ -284,6 +284,34 @@ test_ema_and_schedule (void)
   g_assert_cmpfloat (((gfloat *) cxr_tensor_get_data (cxr_param_set_get_flat (ema)))[0], ==, target);
   g_assert_cmpint (cxr_param_set_get_n_elements (p), ==, HIDDEN * IN_F + HIDDEN + CLASSES * HIDDEN + CLASSES);
 
+  /* buffers (batch norm's running statistics) are copied, not averaged */
+  {
+    g_autoptr (CxrParamSet) bp = cxr_param_set_new (), bema = cxr_param_set_new ();
+    CxrParamSet *sets[2] = { bp, bema };
+    gfloat *w, *rm, *ew, *erm;
+    for (guint i = 0; i < 2; i++)
+      {
+        g_assert_true (cxr_param_set_add (sets[i], "bn.weight", (const gint64[]) { 3 }, 1, NULL));
+        g_assert_true (cxr_param_set_add_buffer (sets[i], "bn.running_mean", (const gint64[]) { 3 }, 1, NULL));
+        cxr_param_set_allocate (sets[i]);
+      }
+    w = cxr_tensor_get_data (cxr_param_set_get (bp, "bn.weight"));
+    rm = cxr_tensor_get_data (cxr_param_set_get (bp, "bn.running_mean"));
+    ew = cxr_tensor_get_data (cxr_param_set_get (bema, "bn.weight"));
+    erm = cxr_tensor_get_data (cxr_param_set_get (bema, "bn.running_mean"));
+    for (guint i = 0; i < 3; i++)
+      {
+        w[i] = 1.0f + i, rm[i] = 5.0f + i;
+        ew[i] = 0.0f, erm[i] = -1.0f;
+      }
+    cxr_param_set_ema_update (bema, bp, 0.75f);
+    for (guint i = 0; i < 3; i++)
+      {
+        g_assert_cmpfloat (ew[i], ==, 0.25f * (1.0f + i));
+        g_assert_cmpfloat (erm[i], ==, 5.0f + i);
+      }
+  }
+
   g_assert_cmpfloat_with_epsilon (cxr_lr_warmup_cosine (0, 1.0, 10, 110, 0.0), 0.1, 1e-12);
   g_assert_cmpfloat_with_epsilon (cxr_lr_warmup_cosine (9, 1.0, 10, 110, 0.0), 1.0, 1e-12);
   g_assert_cmpfloat_with_epsilon (cxr_lr_warmup_cosine (60, 1.0, 10, 110, 0.0), 0.5, 1e-12);

@@ -517,7 +517,12 @@ cxr_param_set_to_table (CxrParamSet *self, const gchar *prefix)
  * @params: the parameters being trained
  * @decay: the EMA decay, such as 0.9999
  *
- * ema = decay * ema + (1 - decay) * params, in one pass.
+ * ema = decay * ema + (1 - decay) * params, in one pass, over the
+ * parameters. Buffers (batch norm's running statistics: already running
+ * averages, kept by training itself) are copied from @params, so the
+ * averaged weights go with the statistics of the current ones, as
+ * diffusers' EMAModel and PyTorch's AveragedModel leave buffers out of
+ * the average.
  */
 void
 cxr_param_set_ema_update (CxrParamSet *ema, CxrParamSet *params, gfloat decay)
@@ -527,12 +532,15 @@ cxr_param_set_ema_update (CxrParamSet *ema, CxrParamSet *params, gfloat decay)
 
   g_return_if_fail (CXR_IS_PARAM_SET (ema) && CXR_IS_PARAM_SET (params));
   g_return_if_fail (ema->n_elements == params->n_elements && ema->flat && params->flat);
+  g_return_if_fail (ema->n_trainable == params->n_trainable);
   e = _cxr_f32 (ema->flat);
   p = _cxr_f32 (params->flat);
-  n = ema->n_elements;
+  n = params->n_trainable;
 #pragma omp parallel for schedule(static) if (n > 65536)
   for (gint64 i = 0; i < n; i++)
     e[i] = decay * e[i] + (1.0f - decay) * p[i];
+  if (params->n_elements > n)
+    memcpy (e + n, p + n, (gsize) (params->n_elements - n) * sizeof (gfloat));
 }
 
 /**

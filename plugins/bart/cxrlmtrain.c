@@ -314,8 +314,7 @@ cxr_lm_train_class_init (CxrLmTrainClass *klass)
                                 "Trains BART to rebuild reports (the paper's report autoencoder), with AdamW",
                                 "The cxrgen developers");
   cxr_stage_class_add_input (stage_class, "in", "report", "Samples with reports");
-  cxr_stage_class_add_optional_input (stage_class, "validate", "report", "Samples to measure the loss on as training "
-                                      "goes (kept in memory), such as the validate split");
+  cxr_trainer_class_add_validate_input (CXR_TRAINER_CLASS (klass), "report");
   cxr_stage_class_add_output (stage_class, "out", "loss,step,accuracy", TRUE,
                               "The same batches, with the loss, step and token accuracy");
 }

@@ -259,8 +259,7 @@ cxr_classifier_train_class_init (CxrClassifierTrainClass *klass)
                                 "Trains a DenseNet on images and their 14 labels (binary cross-entropy), with AdamW",
                                 "The cxrgen developers");
   cxr_stage_class_add_input (stage_class, "in", "image,labels", "Samples with images and label vectors");
-  cxr_stage_class_add_optional_input (stage_class, "validate", "image,labels", "Samples to measure the loss on as training "
-                                      "goes (kept in memory), such as the validate split");
+  cxr_trainer_class_add_validate_input (CXR_TRAINER_CLASS (klass), "image,labels");
   cxr_stage_class_add_output (stage_class, "out", "loss,step,scores", TRUE,
                               "The same batches, with the loss, step and each sample's scores");
 }

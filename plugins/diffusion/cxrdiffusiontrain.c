@@ -285,8 +285,7 @@ cxr_diffusion_train_class_init (CxrDiffusionTrainClass *klass)
                                 "Trains a denoiser on images and contexts (frozen autoencoder), with AdamW",
                                 "The cxrgen developers");
   cxr_stage_class_add_input (stage_class, "in", "image,context", "Samples with images and contexts");
-  cxr_stage_class_add_optional_input (stage_class, "validate", "image,context", "Samples to measure the loss on as training "
-                                      "goes (kept in memory), such as the validate split");
+  cxr_trainer_class_add_validate_input (CXR_TRAINER_CLASS (klass), "image,context");
   cxr_stage_class_add_output (stage_class, "out", "loss,step", TRUE, "The same batches, with the loss and step");
 }
 

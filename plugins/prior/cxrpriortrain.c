@@ -336,8 +336,7 @@ cxr_prior_train_class_init (CxrPriorTrainClass *klass)
                                 "Trains the prior to predict report embeddings from image latents, with AdamW",
                                 "The cxrgen developers");
   cxr_stage_class_add_input (stage_class, "in", "image,report", "Samples with images and reports");
-  cxr_stage_class_add_optional_input (stage_class, "validate", "image,report", "Samples to measure the loss on as training "
-                                      "goes (kept in memory), such as the validate split");
+  cxr_trainer_class_add_validate_input (CXR_TRAINER_CLASS (klass), "image,report");
   cxr_stage_class_add_output (stage_class, "out", "loss,step,cosine", TRUE,
                               "The same batches, with the loss, step and cosine similarity");
 }

@@ -226,6 +226,7 @@ G_DECLARE_FINAL_TYPE (TestCollectSink, test_collect_sink, TEST, COLLECT_SINK, Cx
 struct _TestCollectSink {
   CxrStage parent_instance;
   guint delay_us;
+  guint stop_after;
   gchar *require;
   guint64 received;
   guint64 batches;
@@ -240,7 +241,7 @@ struct _TestCollectSink {
 enum {
   SINK_PROP_0, SINK_PROP_DELAY_US, SINK_PROP_REQUIRE, SINK_PROP_RECEIVED, SINK_PROP_IN_ORDER,
   SINK_PROP_MAX_LEAD, SINK_PROP_FINISHED, SINK_PROP_STOPPED_COMPLETED, SINK_PROP_STOP_CALLS,
-  SINK_PROP_VALUES
+  SINK_PROP_VALUES, SINK_PROP_STOP_AFTER
 };
 
 G_DEFINE_FINAL_TYPE (TestCollectSink, test_collect_sink, CXR_TYPE_STAGE)
@@ -280,7 +281,8 @@ test_collect_sink_process (CxrStage *stage, guint port, CxrBatch *batch, GError 
       self->received++;
     }
   self->batches++;
-  return CXR_FLOW_OK;
+  /* with stop-after, it wants nothing more once it has that many */
+  return self->stop_after > 0 && self->received >= self->stop_after ? CXR_FLOW_EOS : CXR_FLOW_OK;
 }
 
 static gboolean
@@ -313,6 +315,7 @@ test_collect_sink_set_property (GObject *object, guint id, const GValue *value, 
   switch (id)
     {
     case SINK_PROP_DELAY_US: self->delay_us = g_value_get_uint (value); break;
+    case SINK_PROP_STOP_AFTER: self->stop_after = g_value_get_uint (value); break;
     case SINK_PROP_REQUIRE: g_free (self->require); self->require = g_value_dup_string (value); break;
     default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
     }
@@ -325,6 +328,7 @@ test_collect_sink_get_property (GObject *object, guint id, GValue *value, GParam
   switch (id)
     {
     case SINK_PROP_DELAY_US: g_value_set_uint (value, self->delay_us); break;
+    case SINK_PROP_STOP_AFTER: g_value_set_uint (value, self->stop_after); break;
     case SINK_PROP_REQUIRE: g_value_set_string (value, self->require); break;
     case SINK_PROP_RECEIVED: g_value_set_uint64 (value, self->received); break;
     case SINK_PROP_IN_ORDER: g_value_set_boolean (value, self->in_order); break;
@@ -364,6 +368,9 @@ test_collect_sink_class_init (TestCollectSinkClass *klass)
   stage_class->get_port_fields = test_collect_sink_get_port_fields;
   g_object_class_install_property (object_class, SINK_PROP_DELAY_US,
     g_param_spec_uint ("delay-us", "Delay", "Microseconds to sleep per batch", 0, 10000000, 0, rw));
+  g_object_class_install_property (object_class, SINK_PROP_STOP_AFTER,
+    g_param_spec_uint ("stop-after", "Stop after", "Want no more input after this many samples (0: never)", 0,
+                       G_MAXUINT, 0, rw));
   g_object_class_install_property (object_class, SINK_PROP_REQUIRE,
     g_param_spec_string ("require", "Require", "Another field the input must carry", NULL, rw));
   g_object_class_install_property (object_class, SINK_PROP_RECEIVED,
@@ -428,6 +435,95 @@ test_merge_class_init (TestMergeClass *klass)
 static void
 test_merge_init (TestMerge *self)
 {
+}
+
+/* ------------------------------------------------------ test-leading-merge */
+
+/* Two inputs, "in" and the leading "first": records whether every batch of
+ * "first" came before any of "in". */
+#define TEST_TYPE_LEADING_MERGE (test_leading_merge_get_type ())
+G_DECLARE_FINAL_TYPE (TestLeadingMerge, test_leading_merge, TEST, LEADING_MERGE, CxrStage)
+
+struct _TestLeadingMerge {
+  CxrStage parent_instance;
+  guint64 from[2];
+  gboolean first_ended, in_order;
+};
+
+enum { LEAD_PROP_0, LEAD_PROP_IN, LEAD_PROP_FIRST, LEAD_PROP_IN_ORDER };
+
+G_DEFINE_FINAL_TYPE (TestLeadingMerge, test_leading_merge, CXR_TYPE_STAGE)
+
+static gboolean
+test_leading_merge_prepare (CxrStage *stage, GError **error)
+{
+  TestLeadingMerge *self = TEST_LEADING_MERGE (stage);
+  self->from[0] = self->from[1] = 0;
+  self->first_ended = FALSE;
+  self->in_order = TRUE;
+  return TRUE;
+}
+
+static CxrFlowReturn
+test_leading_merge_process (CxrStage *stage, guint port, CxrBatch *batch, GError **error)
+{
+  TestLeadingMerge *self = TEST_LEADING_MERGE (stage);
+  if (port == 0 && !self->first_ended)
+    self->in_order = FALSE;
+  self->from[port] += cxr_batch_get_size (batch);
+  return port == 0 ? cxr_stage_push (stage, batch) : CXR_FLOW_OK;
+}
+
+static gboolean
+test_leading_merge_input_ended (CxrStage *stage, guint port, GError **error)
+{
+  if (port == 1)
+    TEST_LEADING_MERGE (stage)->first_ended = TRUE;
+  return TRUE;
+}
+
+static void
+test_leading_merge_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  TestLeadingMerge *self = TEST_LEADING_MERGE (object);
+  switch (id)
+    {
+    case LEAD_PROP_IN: g_value_set_uint64 (value, self->from[0]); break;
+    case LEAD_PROP_FIRST: g_value_set_uint64 (value, self->from[1]); break;
+    case LEAD_PROP_IN_ORDER: g_value_set_boolean (value, self->in_order); break;
+    default: G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+    }
+}
+
+static void
+test_leading_merge_class_init (TestLeadingMergeClass *klass)
+{
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+  CxrStageClass *stage_class = CXR_STAGE_CLASS (klass);
+  const GParamFlags ro = G_PARAM_READABLE | G_PARAM_STATIC_STRINGS;
+
+  object_class->get_property = test_leading_merge_get_property;
+  stage_class->prepare = test_leading_merge_prepare;
+  stage_class->process = test_leading_merge_process;
+  stage_class->input_ended = test_leading_merge_input_ended;
+  g_object_class_install_property (object_class, LEAD_PROP_IN,
+    g_param_spec_uint64 ("from-in", "From in", "Samples from in", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (object_class, LEAD_PROP_FIRST,
+    g_param_spec_uint64 ("from-first", "From first", "Samples from first", 0, G_MAXUINT64, 0, ro));
+  g_object_class_install_property (object_class, LEAD_PROP_IN_ORDER,
+    g_param_spec_boolean ("in-order", "In order", "Whether all of first came before in", TRUE, ro));
+  cxr_stage_class_set_metadata (stage_class, "Leading merge", "Filter/Test",
+                                "Takes the whole of one input before the other", "tests");
+  cxr_stage_class_add_input (stage_class, "in", "value", "Passed on");
+  cxr_stage_class_add_optional_input (stage_class, "first", "value", "Delivered first, counted, dropped");
+  cxr_stage_class_set_leading_input (stage_class, "first");
+  cxr_stage_class_add_output (stage_class, "out", NULL, TRUE, NULL);
+}
+
+static void
+test_leading_merge_init (TestLeadingMerge *self)
+{
+  self->in_order = TRUE;
 }
 
 /* ------------------------------------------------------------------ models */
@@ -564,6 +660,7 @@ plugin_init (CxrPlugin *plugin, GError **error)
          cxr_plugin_register_stage (plugin, "test-transform", TEST_TYPE_TRANSFORM) &&
          cxr_plugin_register_stage (plugin, "test-collect-sink", TEST_TYPE_COLLECT_SINK) &&
          cxr_plugin_register_stage (plugin, "test-merge", TEST_TYPE_MERGE) &&
+         cxr_plugin_register_stage (plugin, "test-leading-merge", TEST_TYPE_LEADING_MERGE) &&
          cxr_plugin_register_stage (plugin, "test-model-user", TEST_TYPE_MODEL_USER) &&
          cxr_plugin_register_model (plugin, "test-denoiser", TEST_TYPE_DENOISER_MODEL) &&
          cxr_plugin_register_model (plugin, "test-autoencoder", TEST_TYPE_AUTOENCODER_MODEL);
