@@ -97,6 +97,43 @@ def main_sd():
           f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
 
 
+def main_sd_train(batch=4):
+    """One training step of SD v1.4's UNet at 4x32x32 latents, batch 4: forward, the mean square of the output,
+    backward, AdamW (PyTorch's torch.optim.AdamW; cxrgen's fused one). PyTorch runs first and is freed before
+    cxrgen starts: each holds weights, gradients and two moments (14 GB)."""
+    import gc
+    unet_cfg, _ = sd_configs()
+    params = random_params(sd.unet_shapes(unet_cfg), 1)
+    for p in params.values():
+        p.requires_grad_(True)
+    fn = sd.unet_forward(unet_cfg)
+    opt = torch.optim.AdamW(list(params.values()), lr=1e-5)
+    inputs = {"sample": torch.randn(batch, 4, 32, 32), "timestep": torch.full((batch,), 500.0),
+              "encoder_hidden_states": torch.randn(batch, 78, 768)}
+
+    def step():
+        opt.zero_grad(set_to_none=False)
+        out = fn(params, inputs)
+        loss = (out * out).mean()
+        loss.backward()
+        opt.step()
+
+    step()
+    times = []
+    for _ in range(REPEAT):
+        start = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - start) * 1e3)
+    t = statistics.median(times)
+    del params, opt, fn
+    gc.collect()
+    r = subprocess.run(["cxrgen", "model", "bench", "sd-unet", "--batch", str(batch), "--repeat", str(REPEAT),
+                        "--threads", str(THREADS), "--json", "--train"], capture_output=True, text=True, check=True)
+    c = json.loads(r.stdout)
+    print(f"{'SD v1.4 UNet train, batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}"
+          f"{c['median_ms'] / t:>8.2f}{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+
+
 def main_inception():
     """FID's Inception-v3 (pytorch-fid's variant) at 299x299, batch 1 and 8."""
     import inception
@@ -112,6 +149,9 @@ def main_inception():
 if __name__ == "__main__":
     if "--inception" in sys.argv:
         main_inception()
+        sys.exit(0)
+    if "--sd-train" in sys.argv:
+        main_sd_train()
         sys.exit(0)
     if "--sd" in sys.argv:
         main_sd()

@@ -202,6 +202,14 @@ case("conv2d 3x3 pad 1, 40 -> 350 channels at 20x37 (blocks of the product)",
 case("conv2d 3x3 pad 1, 6 -> 20 channels at 30x30, batch 5",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(5, 6, 30, 30), f32(20, 6, 3, 3), f32(20)], bound=1e-4)
+# output rows of whole tiles (64 wide): only the real pixels are computed,
+# written straight into the output over the bias; the input's gradient too
+case("conv2d 3x3 pad 1, 40 -> 35 channels at 9x64, batch 2 (rows of whole tiles)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(2, 40, 9, 64), f32(35, 40, 3, 3), f32(35)], bound=1e-4)
+case("conv2d 3x3 pad 1, 30 -> 20 channels at 6x32, no bias (rows of whole tiles)",
+     lambda t, x, w: Cxr.op_conv2d(t, x, w, None, 1, 1), lambda x, w: F.conv2d(x, w, None, 1, 1),
+     [f32(1, 30, 6, 32), f32(20, 30, 3, 3)], bound=1e-4)
 case("conv2d 3x3 stride 2 pad 1, 30 -> 20 channels at 50x50 (blocks of the product)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 2, 1), lambda x, w, b: F.conv2d(x, w, b, 2, 1),
      [f32(3, 30, 50, 50), f32(20, 30, 3, 3), f32(20)], bound=1e-4)

@@ -135,15 +135,20 @@ struct _CxrGemmOperand {
   const gfloat *data;
   CxrGemmAxis outer, inner;
   gconstpointer user_data;
-  /* B only, instead of packing: B[k, n] = data[rows[k] + n], read in
-   * place; data must hold CXR_GEMM_MAX_WIDTH readable floats past the
-   * last element (a partial tile reads a whole one). */
+  /* B only, instead of packing: B[k, n] = data[rows[k] + outer(n)], read
+   * in place; outer must keep each tile of CXR_GEMM_MAX_WIDTH columns
+   * contiguous (stride 1, blocks a multiple of the width), and data must
+   * hold CXR_GEMM_MAX_WIDTH readable floats past the last element (a
+   * partial tile reads a whole one). */
   const gint64 *rows;
   /* A only: all of A packed by _cxr_gemm_pack_a() */
   const gfloat *packed;
   /* A only, plain row-major: read in place, not packed, however wide B
    * is (by default only for at most two tiles of columns) */
   gboolean in_place;
+  /* A only: bias[m] added to row m of C, in the product's first block of
+   * K (a convolution's bias, with the output channels as rows) */
+  const gfloat *row_bias;
 };
 
 /* The most K one pack call is asked for, and the widest panel. */

@@ -222,8 +222,15 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
       /* Each image padded once, its taps read in place: output pixel
        * (yy, xx) counted along the padded width, p = yy * wp + xx, under tap
        * (ch, i, j) reads padded[ch][yy + i][xx + j] = padded[rows[tap] + p].
-       * The columns xx >= wo are computed and dropped. */
-      gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w, wide_hw = d->ho * wp;
+       * When a tile of columns (32 pixels) stays inside an output row
+       * (wo a multiple of 32: SD's 32x32 latents, the VAE's images), the
+       * product takes only the real pixels, p = yy * wp + xx for xx < wo
+       * (B's columns in blocks of wo, wp apart), and writes the output
+       * itself. Otherwise it computes the columns xx >= wo too, into a
+       * wide buffer, and drops them when copying out. */
+      gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w;
+      gboolean rows_whole = d->wo % CXR_GEMM_MAX_WIDTH == 0;
+      gint64 n_cols = rows_whole ? hw : d->ho * wp;
       g_autofree gint64 *rows = g_new (gint64, k);
       /* the dropped columns of the last row read up to kw - 1 floats past
        * the image, and a partial tile up to a whole one further */
@@ -231,8 +238,8 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
       g_autoptr (CxrTensor) padded_t =
         _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { padded_len + d->kw + CXR_GEMM_MAX_WIDTH }, 1);
       g_autoptr (CxrTensor) wide_t =
-        _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * wide_hw }, 1);
-      gfloat *padded = _cxr_f32 (padded_t), *wide = _cxr_f32 (wide_t);
+        rows_whole ? NULL : _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * n_cols }, 1);
+      gfloat *padded = _cxr_f32 (padded_t), *wide = wide_t ? _cxr_f32 (wide_t) : NULL;
 
       /* past the planes: read only for dropped columns, zeroed once */
       memset (padded + padded_len, 0, (gsize) (d->kw + CXR_GEMM_MAX_WIDTH) * sizeof (gfloat));
@@ -243,12 +250,13 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
        * batch of one; at 8x8 and 16x16 packing them cost more than it
        * saved: SD's 1280-channel convolution at 8x8 ran in 19-21 ms in
        * place, 27-40 ms packed) */
-      gboolean weights_in_place = d->n * wide_hw <= 16 * CXR_GEMM_MAX_WIDTH;
+      gboolean weights_in_place = d->n * n_cols <= 16 * CXR_GEMM_MAX_WIDTH;
       g_autoptr (CxrTensor) packed_w = weights_in_place ? NULL : _cxr_gemm_pack_a (d->co, k, &a);
 
       a.packed = packed_w ? _cxr_f32 (packed_w) : NULL;
       a.in_place = weights_in_place;
-      b = (CxrGemmOperand) { .data = padded, .rows = rows };
+      b = (CxrGemmOperand) { .data = padded, .rows = rows,
+                             .outer = rows_whole ? _cxr_gemm_axis_blocked (1, d->wo, wp) : _cxr_gemm_axis_plain (1) };
       for (gint64 img = 0; img < d->n; img++)
         {
           const gfloat *xi = x + img * d->c * d->h * d->w;
@@ -269,13 +277,20 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
                 }
               memset (plane + (d->h + d->pad_h) * wp, 0, (gsize) ((hp - d->h - d->pad_h) * wp) * sizeof (gfloat));
             }
-          _cxr_gemm (d->co, wide_hw, k, &a, &b, wide, _cxr_gemm_axis_plain (wide_hw), _cxr_gemm_axis_plain (1),
+          if (rows_whole)
+            {
+              /* straight into the output, the bias added by the product */
+              a.row_bias = bias;
+              _cxr_gemm (d->co, hw, k, &a, &b, yi, _cxr_gemm_axis_plain (hw), _cxr_gemm_axis_plain (1), accumulate);
+              continue;
+            }
+          _cxr_gemm (d->co, n_cols, k, &a, &b, wide, _cxr_gemm_axis_plain (n_cols), _cxr_gemm_axis_plain (1),
                      FALSE);
 #pragma omp parallel for schedule(static) if (d->co * hw > 65536)
           for (gint64 o = 0; o < d->co; o++)
             for (gint64 r = 0; r < d->ho; r++)
               {
-                const gfloat *src = wide + o * wide_hw + r * wp;
+                const gfloat *src = wide + o * n_cols + r * wp;
                 gfloat *dst = yi + (o * d->ho + r) * d->wo, shift = bias ? bias[o] : 0.0f;
                 if (accumulate)
                   for (gint64 c = 0; c < d->wo; c++)

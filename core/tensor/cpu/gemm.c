@@ -182,25 +182,28 @@ _cxr_in_parallel (void)
 }
 
 #ifdef HAVE_AVX512_KERNEL
-/* c[MR x NR] (row stride ldc) = (accumulate ? c : 0) + an A panel times a
- * B panel over kc. The A panel is packed (column kk at a + kk * MR) or,
- * when @a_ld is not 0, read in place from rows @a_ld apart; the B panel is
- * packed (row kk at b + kk * NR) or, when @b_rows is given, read in place
- * (row kk at b + b_rows[kk]). */
+/* c[mr x NR] (row stride ldc) = (accumulate ? c : 0) + an A panel times a
+ * B panel over kc (+ bias[r] on row r when @bias is given), for mr <= MR rows (the last panel of a block of rows,
+ * when the rows do not fill it, takes the kernel of its own height). The
+ * A panel is packed (column kk at a + kk * MR, whatever mr) or, when @a_ld
+ * is not 0, read in place from rows @a_ld apart; the B panel is packed
+ * (row kk at b + kk * NR) or, when @b_rows is given, read in place (row
+ * kk at b + b_rows[kk]). */
 __attribute__ ((target ("avx512f"), always_inline)) static inline void
-kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloat *restrict b,
-                   const gint64 *restrict b_rows, gfloat *restrict c, gint64 ldc, gboolean accumulate)
+kernel_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloat *restrict b,
+             const gint64 *restrict b_rows, gfloat *restrict c, gint64 ldc, gboolean accumulate,
+             const gfloat *restrict bias, const gint mr)
 {
   __m512 acc0[MR], acc1[MR];
 
 #pragma GCC unroll 14
-  for (gint r = 0; r < MR; r++)
+  for (gint r = 0; r < mr; r++)
     {
       /* the tile of C arrives while the products run */
       _mm_prefetch ((const char *) (c + r * ldc), _MM_HINT_T0);
       _mm_prefetch ((const char *) (c + r * ldc + 16), _MM_HINT_T0);
-      acc0[r] = _mm512_setzero_ps ();
-      acc1[r] = _mm512_setzero_ps ();
+      acc0[r] = bias ? _mm512_set1_ps (bias[r]) : _mm512_setzero_ps ();
+      acc1[r] = acc0[r];
     }
   for (gint64 kk = 0; kk < kc; kk++)
     {
@@ -214,7 +217,7 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloa
         }
       __m512 b0 = _mm512_loadu_ps (br), b1 = _mm512_loadu_ps (br + 16);
 #pragma GCC unroll 14
-      for (gint r = 0; r < MR; r++)
+      for (gint r = 0; r < mr; r++)
         {
           __m512 ar = _mm512_set1_ps (a_ld ? a[r * a_ld] : a[r]);
           acc0[r] = _mm512_fmadd_ps (ar, b0, acc0[r]);
@@ -223,7 +226,7 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloa
       a += a_ld ? 1 : MR;
     }
 #pragma GCC unroll 14
-  for (gint r = 0; r < MR; r++)
+  for (gint r = 0; r < mr; r++)
     {
       gfloat *cr = c + r * ldc;
       if (accumulate)
@@ -236,73 +239,90 @@ kernel_14x32_body (gint64 kc, const gfloat *restrict a, gint64 a_ld, const gfloa
     }
 }
 
-__attribute__ ((target ("avx512f"))) static void
-kernel_packed (gint64 kc, const gfloat *a, const gfloat *b, gfloat *c, gint64 ldc, gboolean accumulate)
-{
-  kernel_14x32_body (kc, a, 0, b, NULL, c, ldc, accumulate);
-}
+/* The kernel of height mr, compiled once for each way of reading A and B,
+ * so that none of the four tests a pointer inside its loop. */
+#define DEFINE_KERNEL(mr)                                                                                     \
+  __attribute__ ((target ("avx512f"))) static void kernel_##mr (gint64 kc, const gfloat *a, gint64 a_ld,      \
+                                                                const gfloat *b, const gint64 *b_rows,        \
+                                                                gfloat *c, gint64 ldc, gboolean accumulate,   \
+                                                                const gfloat *bias)                           \
+  {                                                                                                           \
+    if (a_ld && b_rows)                                                                                       \
+      kernel_body (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias, mr);                                     \
+    else if (a_ld)                                                                                            \
+      kernel_body (kc, a, a_ld, b, NULL, c, ldc, accumulate, bias, mr);                                       \
+    else if (b_rows)                                                                                          \
+      kernel_body (kc, a, 0, b, b_rows, c, ldc, accumulate, bias, mr);                                        \
+    else                                                                                                      \
+      kernel_body (kc, a, 0, b, NULL, c, ldc, accumulate, bias, mr);                                          \
+  }
+DEFINE_KERNEL (2)
+DEFINE_KERNEL (4)
+DEFINE_KERNEL (6)
+DEFINE_KERNEL (8)
+DEFINE_KERNEL (10)
+DEFINE_KERNEL (12)
+DEFINE_KERNEL (14)
+#undef DEFINE_KERNEL
 
-__attribute__ ((target ("avx512f"))) static void
-kernel_b_in_place (gint64 kc, const gfloat *a, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
-                   gboolean accumulate)
-{
-  kernel_14x32_body (kc, a, 0, b, b_rows, c, ldc, accumulate);
-}
+G_STATIC_ASSERT (MR == 14);
 
-__attribute__ ((target ("avx512f"))) static void
-kernel_a_in_place (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, gfloat *c, gint64 ldc,
-                   gboolean accumulate)
+/* The height of kernel that a panel of @rows valid rows runs: an even
+ * number (the channel counts of the mission's networks leave even tails:
+ * 128 = 9 x 14 + 2, 256 = 18 x 14 + 4, 512 and SD's 320 in blocks of 336
+ * rows leave 8 and 12), so the work a tail wastes is at most one row. */
+static inline gint
+kernel_height (gint64 rows)
 {
-  kernel_14x32_body (kc, a, a_ld, b, NULL, c, ldc, accumulate);
-}
-
-__attribute__ ((target ("avx512f"))) static void
-kernel_both_in_place (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, const gint64 *b_rows, gfloat *c,
-                      gint64 ldc, gboolean accumulate)
-{
-  kernel_14x32_body (kc, a, a_ld, b, b_rows, c, ldc, accumulate);
+  return rows >= MR ? MR : (gint) ((rows + 1) & ~1);
 }
 
 static void
 kernel (gint64 kc, const gfloat *a, gint64 a_ld, const gfloat *b, const gint64 *b_rows, gfloat *c, gint64 ldc,
-        gboolean accumulate)
+        gboolean accumulate, const gfloat *bias, gint mr)
 {
-  if (a_ld && b_rows)
-    kernel_both_in_place (kc, a, a_ld, b, b_rows, c, ldc, accumulate);
-  else if (a_ld)
-    kernel_a_in_place (kc, a, a_ld, b, c, ldc, accumulate);
-  else if (b_rows)
-    kernel_b_in_place (kc, a, b, b_rows, c, ldc, accumulate);
-  else
-    kernel_packed (kc, a, b, c, ldc, accumulate);
+  switch (mr)
+    {
+    case 2: kernel_2 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    case 4: kernel_4 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    case 6: kernel_6 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    case 8: kernel_8 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    case 10: kernel_10 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    case 12: kernel_12 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    default: kernel_14 (kc, a, a_ld, b, b_rows, c, ldc, accumulate, bias); break;
+    }
 }
 #endif
 
-/* One tile of C at (m0, n0) with @rows x @cols valid: straight into C when
- * the tile is whole and inside one block of columns, else through a
+/* One tile of C at (m0, n0) with @rows x @cols valid, plus @bias (of the
+ * tile's first row) when given: straight into C when its kernel's height
+ * is @rows and its columns are whole and inside one block, else through a
  * scratch tile. */
 static void
 tile (gint64 kc, const gfloat *ap, gint64 a_ld, const gfloat *bp, const gint64 *b_rows, gfloat *c,
-      const CxrGemmAxis *c_rows,
-      const CxrGemmAxis *c_cols, gint64 m0, gint64 n0, gint64 rows, gint64 cols, gboolean accumulate)
+      const CxrGemmAxis *c_rows, const CxrGemmAxis *c_cols, gint64 m0, gint64 n0, gint64 rows, gint64 cols,
+      gboolean accumulate, const gfloat *bias)
 {
 #ifdef HAVE_AVX512_KERNEL
   gint64 first = axis_offset (c_cols, n0);
-  if (rows == MR && cols == NR && c_cols->stride == 1 && axis_offset (c_cols, n0 + NR - 1) == first + NR - 1)
+  gint mr = kernel_height (rows);
+  if (rows == mr && cols == NR && c_cols->stride == 1 && axis_offset (c_cols, n0 + NR - 1) == first + NR - 1)
     {
-      kernel (kc, ap, a_ld, bp, b_rows, c + axis_offset (c_rows, m0) + first, c_rows->stride, accumulate);
+      kernel (kc, ap, a_ld, bp, b_rows, c + axis_offset (c_rows, m0) + first, c_rows->stride, accumulate, bias,
+              mr);
       return;
     }
   {
+    /* (the bias is added here: the kernel's height may pass its end) */
     gfloat scratch[MR * NR] __attribute__ ((aligned (64)));
-    kernel (kc, ap, a_ld, bp, b_rows, scratch, NR, FALSE);
+    kernel (kc, ap, a_ld, bp, b_rows, scratch, NR, FALSE, NULL, mr);
     for (gint64 r = 0; r < rows; r++)
       {
-        gfloat *cr = c + axis_offset (c_rows, m0 + r);
+        gfloat *cr = c + axis_offset (c_rows, m0 + r), shift = bias ? bias[r] : 0.0f;
         for (gint64 j = 0; j < cols; j++)
           {
             gfloat *e = cr + axis_offset (c_cols, n0 + j);
-            *e = accumulate ? *e + scratch[r * NR + j] : scratch[r * NR + j];
+            *e = (accumulate ? *e : 0.0f) + scratch[r * NR + j] + shift;
           }
       }
   }
@@ -352,8 +372,9 @@ _cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a)
  * @c_cols: C's axis of n (its stride must be 1 inside a block)
  * @accumulate: C += A B instead of C = A B
  *
- * C = A B (or C += A B) on the AVX-512 kernel; callers check
- * _cxr_gemm_available() first. The work is counted in the flop count.
+ * C = A B (or C += A B), plus A's row_bias when set, on the AVX-512
+ * kernel; callers check _cxr_gemm_available() first. The work is counted
+ * in the flop count.
  */
 void
 _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,
@@ -370,10 +391,12 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
     return;
   if (k == 0)
     {
-      if (!accumulate)
-        for (gint64 r = 0; r < m; r++)
-          for (gint64 j = 0; j < n; j++)
-            c[axis_offset (&c_rows, r) + axis_offset (&c_cols, j)] = 0.0f;
+      for (gint64 r = 0; r < m; r++)
+        for (gint64 j = 0; j < n; j++)
+          {
+            gfloat *e = c + axis_offset (&c_rows, r) + axis_offset (&c_cols, j);
+            *e = (accumulate ? *e : 0.0f) + (a->row_bias ? a->row_bias[r] : 0.0f);
+          }
       return;
     }
   {
@@ -461,9 +484,10 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
                               : is_tail ? tail + pc * MR
                                         : abuf + p * MR * kc,
                               in_place ? a->outer.stride : 0,
-                              bbuf ? bbuf + t * NR * kc : b->data + jc + t * NR,
+                              bbuf ? bbuf + t * NR * kc : b->data + axis_offset (&b->outer, jc + t * NR),
                               bbuf ? NULL : b->rows + pc, c, &c_rows, &c_cols, ic + p * MR, jc + t * NR,
-                              MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc);
+                              MIN (MR, mc - p * MR), MIN (NR, nc - t * NR), acc,
+                              a->row_bias && pc == 0 ? a->row_bias + ic + p * MR : NULL);
                       }
                 }
             }
