@@ -76,44 +76,41 @@ def main():
                   f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
 
 
-def main_sd():
-    """SD v1.4's UNet at 4x32x32 latents (the paper's 256x256 images), batch 1 and 2 (2: one image with
-    guidance), and the VAE decoding one 256x256 image."""
+def child(args):
+    """Runs a command; returns its output and its peak resident memory in bytes (os.wait4: this child's own)."""
+    import tempfile
+    with tempfile.TemporaryFile("w+") as err:
+        p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=err, text=True)
+        out = p.stdout.read()
+        _, status, usage = os.wait4(p.pid, 0)
+        p.returncode = os.waitstatus_to_exitcode(status)
+        if p.returncode != 0:
+            err.seek(0)
+            raise RuntimeError(f"{' '.join(args[:4])} failed: {err.read()[-2000:]}")
+    return out, usage.ru_maxrss * 1024
+
+
+def torch_sd_ms(kind, batch):
+    """PyTorch's side of the SD benchmarks, in a process of its own: one UNet sampling step, one VAE decode, or
+    one UNet training step (forward, the mean square of the output, backward, torch.optim.AdamW)."""
     unet_cfg, vae_cfg = sd_configs()
+    if kind == "vae":
+        params = random_params(sd.vae_shapes(vae_cfg), 2)
+        return torch_ms(lambda p, i: sd.vae_decode(vae_cfg, p, i["latents"]), params,
+                        {"latents": torch.randn(batch, 4, 32, 32)})
     params = random_params(sd.unet_shapes(unet_cfg), 1)
     fn = sd.unet_forward(unet_cfg)
-    for batch in (1, 2):
-        inputs = {"sample": torch.randn(batch, 4, 32, 32), "timestep": torch.full((batch,), 500.0),
-                  "encoder_hidden_states": torch.randn(batch, 78, 768)}
-        t = torch_ms(fn, params, inputs)
-        c = cxrgen("sd-unet", batch)
-        print(f"{'SD v1.4 UNet, batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
-              f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
-    del params
-    params = random_params(sd.vae_shapes(vae_cfg), 2)
-    t = torch_ms(lambda p, i: sd.vae_decode(vae_cfg, p, i["latents"]), params, {"latents": torch.randn(1, 4, 32, 32)})
-    c = cxrgen("sd-vae", 1)
-    print(f"{'SD v1.4 VAE decode 256':<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
-          f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
-
-
-def main_sd_train(batch=4):
-    """One training step of SD v1.4's UNet at 4x32x32 latents, batch 4: forward, the mean square of the output,
-    backward, AdamW (PyTorch's torch.optim.AdamW; cxrgen's fused one). PyTorch runs first and is freed before
-    cxrgen starts: each holds weights, gradients and two moments (14 GB)."""
-    import gc
-    unet_cfg, _ = sd_configs()
-    params = random_params(sd.unet_shapes(unet_cfg), 1)
-    for p in params.values():
-        p.requires_grad_(True)
-    fn = sd.unet_forward(unet_cfg)
-    opt = torch.optim.AdamW(list(params.values()), lr=1e-5)
     inputs = {"sample": torch.randn(batch, 4, 32, 32), "timestep": torch.full((batch,), 500.0),
               "encoder_hidden_states": torch.randn(batch, 78, 768)}
+    if kind == "unet":
+        return torch_ms(fn, params, inputs)
+    for p in params.values():
+        p.requires_grad_(True)
+    opt = torch.optim.AdamW(list(params.values()), lr=1e-5)
 
     def step():
         opt.zero_grad(set_to_none=False)
-        out = fn(params, inputs)
+        out = fn(params, inputs)["sample"]
         loss = (out * out).mean()
         loss.backward()
         opt.step()
@@ -124,14 +121,38 @@ def main_sd_train(batch=4):
         start = time.perf_counter()
         step()
         times.append((time.perf_counter() - start) * 1e3)
-    t = statistics.median(times)
-    del params, opt, fn
-    gc.collect()
-    r = subprocess.run(["cxrgen", "model", "bench", "sd-unet", "--batch", str(batch), "--repeat", str(REPEAT),
-                        "--threads", str(THREADS), "--json", "--train"], capture_output=True, text=True, check=True)
-    c = json.loads(r.stdout)
-    print(f"{'SD v1.4 UNet train, batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}"
-          f"{c['median_ms'] / t:>8.2f}{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+    return statistics.median(times)
+
+
+def sd_case(label, kind, model_type, batch, train=False):
+    """One line: each side in a process of its own, one after the other (with the strong configuration's
+    malloc settings a process never gives freed memory back), with each one's peak resident memory."""
+    out, torch_rss = child([sys.executable, __file__, "--torch-sd", kind, str(batch)])
+    t = float(out.strip().splitlines()[-1])
+    out, ours_rss = child(["cxrgen", "model", "bench", model_type, "--batch", str(batch), "--repeat", str(REPEAT),
+                           "--threads", str(THREADS), "--json"] + (["--train"] if train else []))
+    c = json.loads(out)
+    print(f"{label:<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}{c['gflops']:>9.1f}"
+          f"{c['peak_bytes'] / c['weight_bytes']:>14.2f}{ours_rss / 2**30:>9.2f}{torch_rss / 2**30:>9.2f}")
+
+
+def main_sd():
+    """SD v1.4's UNet at 4x32x32 latents (the paper's 256x256 images), batch 1 and 2 (2: one image with
+    guidance), and the VAE decoding one 256x256 image."""
+    print(f"{'network':<28}{'cxrgen ms':>11}{'torch ms':>11}{'ratio':>8}{'GFLOP/s':>9}{'peak/weights':>14}"
+          f"{'RSS GiB':>9}{'torch':>9}")
+    for batch in (1, 2):
+        sd_case(f"SD v1.4 UNet, batch {batch}", "unet", "sd-unet", batch)
+    sd_case("SD v1.4 VAE decode 256", "vae", "sd-vae", 1)
+
+
+def main_sd_train(batch=4):
+    """One training step of SD v1.4's UNet at 4x32x32 latents, batch 4: forward, the mean square of the output,
+    backward, AdamW (PyTorch's torch.optim.AdamW; cxrgen's fused one). Each side holds weights, gradients and two
+    moments (14 GB)."""
+    print(f"{'network':<28}{'cxrgen ms':>11}{'torch ms':>11}{'ratio':>8}{'GFLOP/s':>9}{'peak/weights':>14}"
+          f"{'RSS GiB':>9}{'torch':>9}")
+    sd_case(f"SD v1.4 UNet train, batch {batch}", "train", "sd-unet", batch, train=True)
 
 
 def main_inception():
@@ -149,6 +170,9 @@ def main_inception():
 if __name__ == "__main__":
     if "--inception" in sys.argv:
         main_inception()
+        sys.exit(0)
+    if "--torch-sd" in sys.argv:
+        print(torch_sd_ms(sys.argv[-2], int(sys.argv[-1])))
         sys.exit(0)
     if "--sd-train" in sys.argv:
         main_sd_train()

@@ -177,6 +177,65 @@ pack_taps_by_tap (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer
     }
 }
 
+/* As pack_taps_by_tap, for stride 1, from a copy of the batch padded as
+ * the forward pass pads each image (op->data: n images of c planes hp x
+ * wp): no bounds to check, each tap of a run of pixels a row of the
+ * padded plane. */
+static void
+pack_taps_by_tap_padded (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc,
+                         gint64 width, gfloat *dst)
+{
+  const ConvDims *d = op->user_data;
+  gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w, hw = d->ho * d->wo;
+  gint64 tap[CXR_GEMM_MAX_WIDTH];
+
+  g_assert (n_outer <= CXR_GEMM_MAX_WIDTH && d->stride == 1);
+  for (gint64 o = 0; o < n_outer; o++)
+    {
+      gint64 t = o0 + o;
+      tap[o] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
+    }
+  for (gint64 q0 = 0; q0 < kc;)
+    {
+      /* a run of pixels along one output row */
+      gint64 n = k0 + q0, img = n / hw, y = (n % hw) / d->wo, x = n % d->wo, len = MIN (kc - q0, d->wo - x);
+      const gfloat *base = op->data + img * d->c * hp * wp + y * wp + x;
+      for (gint64 q = 0; q < len; q++)
+        {
+          for (gint64 o = 0; o < n_outer; o++)
+            dst[o] = base[tap[o] + q];
+          for (gint64 o = n_outer; o < width; o++)
+            dst[o] = 0.0f;
+          dst += width;
+        }
+      q0 += len;
+    }
+}
+
+/* Copies image @img of @x into @padded (c planes of hp x wp), zero
+ * borders, in one pass. */
+static void
+pad_image (const ConvDims *d, const gfloat *x, gint64 img, gfloat *padded)
+{
+  gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w;
+  const gfloat *xi = x + img * d->c * d->h * d->w;
+
+#pragma omp parallel for schedule(static) if (d->c * d->h * d->w > 65536)
+  for (gint64 ch = 0; ch < d->c; ch++)
+    {
+      gfloat *plane = padded + ch * hp * wp;
+      memset (plane, 0, (gsize) (d->pad_h * wp) * sizeof (gfloat));
+      for (gint64 r = 0; r < d->h; r++)
+        {
+          gfloat *row = plane + (r + d->pad_h) * wp;
+          for (gint64 c = 0; c < d->pad_w; c++)
+            row[c] = row[d->pad_w + d->w + c] = 0.0f;
+          memcpy (row + d->pad_w, xi + (ch * d->h + r) * d->w, (gsize) d->w * sizeof (gfloat));
+        }
+      memset (plane + (d->h + d->pad_h) * wp, 0, (gsize) ((hp - d->h - d->pad_h) * wp) * sizeof (gfloat));
+    }
+}
+
 static gboolean
 is_pointwise (const ConvDims *d)
 {
@@ -209,12 +268,38 @@ conv_dims_from_node (CxrNode *node, ConvDims *d)
 
 /* y (+)= conv (x, w) on the engine's own product: A = the weights [co, K],
  * B = the taps of the whole batch, C = y [n][co][hw]. */
+/* The weights of the input gradient's convolution, read from the forward
+ * convolution's own (op->user_data its dims) as pack_strided reads a
+ * matrix: row ci, column (o, i, j) is w[o][ci][kh-1-i][kw-1-j], the kernel
+ * flipped and its channels swapped, without a flipped copy (which wrote
+ * every weight of the network once per step, scattered). */
 static void
-conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gfloat *bias, gfloat *y,
-                   gboolean accumulate)
+pack_weights_flipped (const CxrGemmOperand *op, gint64 o0, gint64 k0, gint64 n_outer, gint64 kc, gint64 width,
+                      gfloat *dst)
+{
+  const ConvDims *d = op->user_data;
+  gint64 taps = d->kh * d->kw;
+
+  for (gint64 kk = 0; kk < kc; kk++)
+    {
+      gint64 col = k0 + kk, o = col / taps, tap = col % taps;
+      const gfloat *src = op->data + (o * d->c + o0) * taps + (taps - 1 - tap);
+      gfloat *out = dst + kk * width;
+      for (gint64 r = 0; r < n_outer; r++)
+        out[r] = src[r * taps];
+      for (gint64 r = n_outer; r < width; r++)
+        out[r] = 0.0f;
+    }
+}
+
+/* y = conv(x) with the weights as the operand @w_op (plain: row-major
+ * [co, c * kh * kw], which may then be read in place). */
+static void
+conv_forward_gemm_with (const ConvDims *d, const gfloat *x, const CxrGemmOperand *w_op, gboolean plain,
+                        const gfloat *bias, gfloat *y, gboolean accumulate)
 {
   gint64 k = d->c * d->kh * d->kw, hw = d->ho * d->wo;
-  CxrGemmOperand a = _cxr_gemm_operand_strided (w, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
+  CxrGemmOperand a = *w_op;
   CxrGemmOperand b = { .pack = pack_taps_by_pixel, .data = x, .user_data = d };
 
   if (d->stride == 1)
@@ -250,7 +335,7 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
        * batch of one; at 8x8 and 16x16 packing them cost more than it
        * saved: SD's 1280-channel convolution at 8x8 ran in 19-21 ms in
        * place, 27-40 ms packed) */
-      gboolean weights_in_place = d->n * n_cols <= 16 * CXR_GEMM_MAX_WIDTH;
+      gboolean weights_in_place = plain && d->n * n_cols <= 16 * CXR_GEMM_MAX_WIDTH;
       g_autoptr (CxrTensor) packed_w = weights_in_place ? NULL : _cxr_gemm_pack_a (d->co, k, &a);
 
       a.packed = packed_w ? _cxr_f32 (packed_w) : NULL;
@@ -259,24 +344,8 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
                              .outer = rows_whole ? _cxr_gemm_axis_blocked (1, d->wo, wp) : _cxr_gemm_axis_plain (1) };
       for (gint64 img = 0; img < d->n; img++)
         {
-          const gfloat *xi = x + img * d->c * d->h * d->w;
           gfloat *yi = y + img * d->co * hw;
-          /* one pass writes each padded plane: its zero borders (only
-           * they: the interior is all copied) and the image's rows */
-#pragma omp parallel for schedule(static) if (d->c * d->h * d->w > 65536)
-          for (gint64 ch = 0; ch < d->c; ch++)
-            {
-              gfloat *plane = padded + ch * hp * wp;
-              memset (plane, 0, (gsize) (d->pad_h * wp) * sizeof (gfloat));
-              for (gint64 r = 0; r < d->h; r++)
-                {
-                  gfloat *row = plane + (r + d->pad_h) * wp;
-                  for (gint64 c = 0; c < d->pad_w; c++)
-                    row[c] = row[d->pad_w + d->w + c] = 0.0f;
-                  memcpy (row + d->pad_w, xi + (ch * d->h + r) * d->w, (gsize) d->w * sizeof (gfloat));
-                }
-              memset (plane + (d->h + d->pad_h) * wp, 0, (gsize) ((hp - d->h - d->pad_h) * wp) * sizeof (gfloat));
-            }
+          pad_image (d, x, img, padded);
           if (rows_whole)
             {
               /* straight into the output, the bias added by the product */
@@ -314,6 +383,16 @@ conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gf
              _cxr_gemm_axis_blocked (1, hw, d->co * hw), accumulate);
 }
 
+static void
+conv_forward_gemm (const ConvDims *d, const gfloat *x, const gfloat *w, const gfloat *bias, gfloat *y,
+                   gboolean accumulate)
+{
+  gint64 k = d->c * d->kh * d->kw;
+  CxrGemmOperand a = _cxr_gemm_operand_strided (w, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1));
+
+  conv_forward_gemm_with (d, x, &a, TRUE, bias, y, accumulate);
+}
+
 /* dw [co, K] += dy [co, pixels] taps [pixels, K], over the whole batch. */
 static void
 conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfloat *dw)
@@ -322,7 +401,19 @@ conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfl
   CxrGemmOperand a = _cxr_gemm_operand_strided (dy, _cxr_gemm_axis_plain (hw),
                                                 _cxr_gemm_axis_blocked (1, hw, d->co * hw));
   CxrGemmOperand b = { .pack = pack_taps_by_tap, .data = x, .user_data = d };
+  g_autoptr (CxrTensor) padded_t = NULL;
 
+  if (d->stride == 1 && !is_pointwise (d))
+    {
+      /* the batch padded once: the taps are then plain rows of it */
+      gint64 image = d->c * (d->h + 2 * d->pad_h) * (d->w + 2 * d->pad_w);
+      gfloat *padded;
+      padded_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->n * image }, 1);
+      padded = _cxr_f32 (padded_t);
+      for (gint64 img = 0; img < d->n; img++)
+        pad_image (d, x, img, padded + img * image);
+      b = (CxrGemmOperand) { .pack = pack_taps_by_tap_padded, .data = padded, .user_data = d };
+    }
   _cxr_gemm (d->co, k, d->n * hw, &a, &b, dw, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1), TRUE);
 }
 
@@ -332,24 +423,15 @@ conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfl
 static gboolean
 conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gfloat *dx)
 {
-  g_autoptr (CxrTensor) flipped_t = NULL;
-  gfloat *flipped;
+  CxrGemmOperand flipped = { .pack = pack_weights_flipped, .data = w, .user_data = d };
   ConvDims t;
 
   if (d->stride != 1 || d->pad_h > d->kh - 1 || d->pad_w > d->kw - 1)
     return FALSE;
-  flipped_t = _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * d->c * d->kh * d->kw }, 1);
-  flipped = _cxr_f32 (flipped_t);
-  for (gint64 o = 0; o < d->co; o++)
-    for (gint64 ch = 0; ch < d->c; ch++)
-      for (gint64 i = 0; i < d->kh; i++)
-        for (gint64 j = 0; j < d->kw; j++)
-          flipped[((ch * d->co + o) * d->kh + (d->kh - 1 - i)) * d->kw + (d->kw - 1 - j)] =
-            w[((o * d->c + ch) * d->kh + i) * d->kw + j];
   t = (ConvDims) { .n = d->n, .c = d->co, .h = d->ho, .w = d->wo, .co = d->c, .kh = d->kh, .kw = d->kw,
                    .stride = 1, .pad_h = d->kh - 1 - d->pad_h, .pad_w = d->kw - 1 - d->pad_w,
                    .ho = d->h, .wo = d->w };
-  conv_forward_gemm (&t, dy, flipped, NULL, dx, TRUE);
+  conv_forward_gemm_with (&t, dy, &flipped, FALSE, NULL, dx, TRUE);
   return TRUE;
 }
 
@@ -367,6 +449,18 @@ conv2d_backward (CxrNode *node)
   conv_dims_from_node (node, &d);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
+  if (db)
+    {
+      /* per channel, over the batch: float sums of 64 added in double */
+#pragma omp parallel for schedule(static) if (d.n * d.co * hw > 65536)
+      for (gint64 o = 0; o < d.co; o++)
+        {
+          gdouble sum = 0;
+          for (gint64 i = 0; i < d.n; i++)
+            sum += _cxr_sum_blocks (dy + (i * d.co + o) * hw, hw);
+          db[o] += (gfloat) sum;
+        }
+    }
   if (_cxr_gemm_available ())
     {
       if (dw)
@@ -407,14 +501,6 @@ conv2d_backward (CxrNode *node)
               col2im (&d, col, dxi);
             }
         }
-      if (db)
-        for (gint64 o = 0; o < d.co; o++)
-          {
-            gdouble s = 0;
-            for (gint64 p = 0; p < hw; p++)
-              s += dyi[o * hw + p];
-            db[o] += (gfloat) s;
-          }
     }
 }
 
