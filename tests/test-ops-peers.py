@@ -146,6 +146,34 @@ case("linear without bias", lambda t, x, w: Cxr.op_linear(t, x, w, None), lambda
 # Normalisation.
 case("layer_norm [4,7,16]", lambda t, x, w, b: Cxr.op_layer_norm(t, x, w, b, 1e-5),
      lambda x, w, b: F.layer_norm(x, (16,), w, b, 1e-5), [f32(4, 7, 16) * 2 + 1, f32(16), f32(16)])
+# Rows far from zero with a small spread: the statistics take one pass of
+# sums shifted by the row's first value, which must not cancel. In float32
+# the mean itself rounds to a step that is not small against the spread,
+# for PyTorch as for us: ours must be no further from float64 than
+# PyTorch's float32 is (forward and input gradient).
+for name, ours_fn, ref_fn, shape, spread, offset in [
+        ("layer_norm [3,5,64]", lambda t, x, w, b: Cxr.op_layer_norm(t, x, w, b, 1e-5),
+         lambda x, w, b: F.layer_norm(x, (64,), w, b, 1e-5), (3, 5, 64), 0.02, 300.0),
+        ("group_norm [2,6,9,9], 3 groups", lambda t, x, w, b: Cxr.op_group_norm(t, x, 3, w, b, 1e-6),
+         lambda x, w, b: F.group_norm(x, 3, w, b, 1e-6), (2, 6, 9, 9), 0.1, -500.0)]:
+    features = shape[1] if "group" in name else shape[-1]
+    xs, ws, bs = f32(*shape) * spread + offset, f32(features), f32(features)
+    r = rng.standard_normal(shape)
+    tape = Cxr.Tape.new()
+    xt = cxr(xs, grad=True)
+    out = ours_fn(tape, xt, cxr(ws), cxr(bs))
+    tape.backward(Cxr.op_sum(tape, Cxr.op_mul(tape, out, cxr(r.astype(np.float32)))))
+    results = {}
+    for dtype in (torch.float64, torch.float32):
+        x = torch.tensor(xs, dtype=dtype, requires_grad=True)
+        y = ref_fn(x, torch.tensor(ws, dtype=dtype), torch.tensor(bs, dtype=dtype))
+        (y * torch.tensor(r, dtype=dtype)).sum().backward()
+        results[dtype] = (y.detach().numpy(), x.grad.numpy())
+    exact = results[torch.float64]
+    ours = max(rel(numpy_of(out), exact[0]), rel(numpy_of(xt.get_grad()), exact[1]))
+    theirs = max(rel(results[torch.float32][0], exact[0]), rel(results[torch.float32][1], exact[1]))
+    check(f"{name}, values near {offset:g} with spread {spread:g}: relative error {ours:.1e} "
+          f"(PyTorch float32: {theirs:.1e})", ours <= max(theirs, 1e-5))
 case("group_norm [2,8,5,6], 4 groups", lambda t, x, w, b: Cxr.op_group_norm(t, x, 4, w, b, 1e-6),
      lambda x, w, b: F.group_norm(x, 4, w, b, 1e-6), [f32(2, 8, 5, 6) + 0.5, f32(8), f32(8)])
 case("group_norm [2,6,7] without affine", lambda t, x: Cxr.op_group_norm(t, x, 3, None, None, 1e-5),
