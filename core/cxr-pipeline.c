@@ -775,13 +775,16 @@ cxr_pipeline_validate (CxrPipeline *self, GError **error)
                                  needed[k], cxr_stage_get_name (feed->up), have);
                 return FALSE;
               }
-          {
-            GHashTableIter iter;
-            gpointer key;
-            g_hash_table_iter_init (&iter, carried);
-            while (g_hash_table_iter_next (&iter, &key, NULL))
-              g_hash_table_add (incoming, g_strdup (key));
-          }
+          /* what passes on: the fields of every input but those the
+           * stage keeps */
+          if (!cxr_stage_class_get_input_kept (CXR_STAGE_GET_CLASS (stage), port))
+            {
+              GHashTableIter iter;
+              gpointer key;
+              g_hash_table_iter_init (&iter, carried);
+              while (g_hash_table_iter_next (&iter, &key, NULL))
+                g_hash_table_add (incoming, g_strdup (key));
+            }
         }
       for (guint port = 0; port < n_out; port++)
         {

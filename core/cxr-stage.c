@@ -30,6 +30,7 @@ typedef struct {
   gboolean passthrough;
   gboolean optional; /* an input the pipeline may leave unlinked */
   gboolean leading;  /* an input delivered whole before the others */
+  gboolean kept;     /* an input whose batches the stage does not pass on */
 } CxrPortTemplate;
 
 typedef struct {
@@ -242,6 +243,35 @@ cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name)
 }
 
 /**
+ * cxr_stage_class_set_input_kept:
+ * @klass: a stage class
+ * @name: the name of one of the class's inputs
+ *
+ * Says that the stage keeps the batches of input @name and passes none of
+ * them on (a trainer's "validate" input), so its passthrough outputs do
+ * not carry their fields: a pipeline whose next stage needs a field that
+ * only those batches have is refused when it is validated. Call it from
+ * class_init, after adding the port.
+ */
+void
+cxr_stage_class_set_input_kept (CxrStageClass *klass, const gchar *name)
+{
+  GPtrArray *inputs;
+  gboolean found = FALSE;
+
+  g_return_if_fail (CXR_IS_STAGE_CLASS (klass));
+  g_return_if_fail (name != NULL);
+  inputs = class_data_ensure (klass)->inputs;
+  for (guint i = 0; i < inputs->len; i++)
+    {
+      CxrPortTemplate *port = g_ptr_array_index (inputs, i);
+      if (g_str_equal (port->name, name))
+        found = port->kept = TRUE;
+    }
+  g_return_if_fail (found);
+}
+
+/**
  * cxr_stage_class_get_leading_input:
  * @klass: a stage class
  *
@@ -418,6 +448,24 @@ cxr_stage_class_get_port_optional (CxrStageClass *klass, guint port)
   g_return_val_if_fail (CXR_IS_STAGE_CLASS (klass), FALSE);
   templ = class_port (klass, CXR_PORT_INPUT, port);
   return templ ? templ->optional : FALSE;
+}
+
+/**
+ * cxr_stage_class_get_input_kept:
+ * @klass: a stage class
+ * @port: an input port index
+ *
+ * Returns: whether the stage keeps the batches of input @port instead of
+ *   passing them on (cxr_stage_class_set_input_kept())
+ */
+gboolean
+cxr_stage_class_get_input_kept (CxrStageClass *klass, guint port)
+{
+  CxrPortTemplate *templ;
+
+  g_return_val_if_fail (CXR_IS_STAGE_CLASS (klass), FALSE);
+  templ = class_port (klass, CXR_PORT_INPUT, port);
+  return templ ? templ->kept : FALSE;
 }
 
 /**

@@ -101,6 +101,7 @@ void cxr_stage_class_add_input (CxrStageClass *klass, const gchar *name,
 void cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name,
                                          const gchar *fields, const gchar *description);
 void cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name);
+void cxr_stage_class_set_input_kept (CxrStageClass *klass, const gchar *name);
 void cxr_stage_class_add_output (CxrStageClass *klass, const gchar *name,
                                  const gchar *fields, gboolean passthrough,
                                  const gchar *description);
@@ -115,6 +116,7 @@ const gchar *cxr_stage_class_get_port_description (CxrStageClass *klass,
 gboolean cxr_stage_class_get_port_passthrough (CxrStageClass *klass, guint port);
 gboolean cxr_stage_class_get_port_optional (CxrStageClass *klass, guint port);
 gint cxr_stage_class_get_leading_input (CxrStageClass *klass);
+gboolean cxr_stage_class_get_input_kept (CxrStageClass *klass, guint port);
 gint cxr_stage_class_find_port (CxrStageClass *klass, CxrPortDirection direction,
                                 const gchar *name);
 

@@ -485,8 +485,9 @@ cxr_trainer_finish (CxrStage *stage, GError **error)
  * the loss is measured on as training goes, kept in memory. It is the
  * leading input (cxr_stage_class_set_leading_input()): its whole stream
  * comes before the first training batch, so the first measurement is at
- * step 0 and the validation log is the same run after run. Call it from
- * class_init.
+ * step 0 and the validation log is the same run after run; and a kept one
+ * (cxr_stage_class_set_input_kept()): the "out" port carries the fields
+ * of "in" only. Call it from class_init.
  */
 void
 cxr_trainer_class_add_validate_input (CxrTrainerClass *klass, const gchar *fields)
@@ -498,6 +499,7 @@ cxr_trainer_class_add_validate_input (CxrTrainerClass *klass, const gchar *field
                                       "Samples to measure the loss on as training goes (kept in memory), such as "
                                       "the validate split; they all come before the first training batch");
   cxr_stage_class_set_leading_input (stage_class, "validate");
+  cxr_stage_class_set_input_kept (stage_class, "validate");
 }
 
 /**

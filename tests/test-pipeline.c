@@ -89,6 +89,13 @@ static const BadCase bad_cases[] = {
     SRC "[stage s]\ntype=test-collect-sink\ninput=src\nrequire=scaled\n",
     CXR_PIPELINE_ERROR_LINK,
     "x.pipeline:5: stage s: key input: needs field \"scaled\", but the batches from stage src carry id, value" },
+  /* the fields of a kept input (a trainer's validate) do not pass on */
+  { "field-only-on-a-kept-input",
+    SRC "[stage t]\ntype=test-transform\ninput=src\n"
+    "[stage m]\ntype=test-leading-merge\ninput=src\ninput.first=t\n"
+    "[stage s]\ntype=test-collect-sink\ninput=m\nrequire=scaled\n",
+    CXR_PIPELINE_ERROR_LINK,
+    "x.pipeline:12: stage s: key input: needs field \"scaled\", but the batches from stage m carry id, value" },
   { "wrong-role",
     "[model vae]\ntype=test-autoencoder\n" SRC "[stage u]\ntype=test-model-user\ninput=src\ndenoiser=vae\n",
     CXR_PIPELINE_ERROR_BAD_VALUE,

@@ -517,6 +517,7 @@ test_leading_merge_class_init (TestLeadingMergeClass *klass)
   cxr_stage_class_add_input (stage_class, "in", "value", "Passed on");
   cxr_stage_class_add_optional_input (stage_class, "first", "value", "Delivered first, counted, dropped");
   cxr_stage_class_set_leading_input (stage_class, "first");
+  cxr_stage_class_set_input_kept (stage_class, "first");
   cxr_stage_class_add_output (stage_class, "out", NULL, TRUE, NULL);
 }
 

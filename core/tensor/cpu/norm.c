@@ -30,7 +30,7 @@ norm_forward_row (const NormLayout *l, gint64 r, const gfloat *xr, const gfloat 
                   gfloat *yr, gfloat *mean, gfloat *rstd)
 {
   gdouble s1 = 0, s2 = 0, d1, var;
-  gfloat rs, mf, x0 = xr[0];
+  gfloat rs, mf, x0 = l->len > 0 ? xr[0] : 0.0f; /* an empty row: NaN statistics, as 0 / 0 */
 
   /* one pass: the sums of d = x - x0 and of d^2 (shifted by the first
    * value, so the variance E[d^2] - E[d]^2 does not cancel for rows far
