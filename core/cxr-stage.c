@@ -212,6 +212,18 @@ cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name, con
   ((CxrPortTemplate *) g_ptr_array_index (inputs, inputs->len - 1))->optional = TRUE;
 }
 
+/* The class's own input called @name, or NULL. */
+static CxrPortTemplate *
+own_input (CxrStageClass *klass, const gchar *name)
+{
+  GPtrArray *inputs = class_data_ensure (klass)->inputs;
+
+  for (guint i = 0; i < inputs->len; i++)
+    if (g_str_equal (((CxrPortTemplate *) g_ptr_array_index (inputs, i))->name, name))
+      return g_ptr_array_index (inputs, i);
+  return NULL;
+}
+
 /**
  * cxr_stage_class_set_leading_input:
  * @klass: a stage class
@@ -227,19 +239,17 @@ cxr_stage_class_add_optional_input (CxrStageClass *klass, const gchar *name, con
 void
 cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name)
 {
+  CxrPortTemplate *port;
   GPtrArray *inputs;
-  gboolean found = FALSE;
 
   g_return_if_fail (CXR_IS_STAGE_CLASS (klass));
   g_return_if_fail (name != NULL);
+  port = own_input (klass, name);
+  g_return_if_fail (port != NULL);
+  /* one leading input per class */
   inputs = class_data_ensure (klass)->inputs;
   for (guint i = 0; i < inputs->len; i++)
-    {
-      CxrPortTemplate *port = g_ptr_array_index (inputs, i);
-      port->leading = g_str_equal (port->name, name);
-      found |= port->leading;
-    }
-  g_return_if_fail (found);
+    ((CxrPortTemplate *) g_ptr_array_index (inputs, i))->leading = g_ptr_array_index (inputs, i) == port;
 }
 
 /**
@@ -256,19 +266,13 @@ cxr_stage_class_set_leading_input (CxrStageClass *klass, const gchar *name)
 void
 cxr_stage_class_set_input_kept (CxrStageClass *klass, const gchar *name)
 {
-  GPtrArray *inputs;
-  gboolean found = FALSE;
+  CxrPortTemplate *port;
 
   g_return_if_fail (CXR_IS_STAGE_CLASS (klass));
   g_return_if_fail (name != NULL);
-  inputs = class_data_ensure (klass)->inputs;
-  for (guint i = 0; i < inputs->len; i++)
-    {
-      CxrPortTemplate *port = g_ptr_array_index (inputs, i);
-      if (g_str_equal (port->name, name))
-        found = port->kept = TRUE;
-    }
-  g_return_if_fail (found);
+  port = own_input (klass, name);
+  g_return_if_fail (port != NULL);
+  port->kept = TRUE;
 }
 
 /**
