@@ -8,10 +8,8 @@
 # against the weights.
 import json
 import os
-import statistics
 import subprocess
 import sys
-import time
 
 import torch
 
@@ -20,6 +18,7 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import clip  # noqa: E402
 import sd  # noqa: E402
 from common import random_params  # noqa: E402
+import timing  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "5"))
@@ -31,15 +30,13 @@ B32_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_head
               "image_size": 224, "patch_size": 32, "num_channels": 3, "hidden_act": "quick_gelu"}
 
 
+def median_ms(fn):
+    return timing.median_ms(fn, REPEAT)
+
+
 def torch_ms(forward, params, inputs):
     with torch.no_grad():
-        forward(params, inputs)
-        times = []
-        for _ in range(REPEAT):
-            start = time.perf_counter()
-            forward(params, inputs)
-            times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+        return median_ms(lambda: forward(params, inputs))
 
 
 def sd_configs():
@@ -52,9 +49,13 @@ def sd_configs():
     return unet, vae
 
 
+def cxrgen_args(model_type, batch, train=False):
+    return ["cxrgen", "model", "bench", model_type, "--batch", str(batch), "--repeat", str(REPEAT),
+            "--threads", str(THREADS), "--json"] + (["--train"] if train else [])
+
+
 def cxrgen(model_type, batch):
-    r = subprocess.run(["cxrgen", "model", "bench", model_type, "--batch", str(batch), "--repeat", str(REPEAT),
-                        "--threads", str(THREADS), "--json"], capture_output=True, text=True, check=True)
+    r = subprocess.run(cxrgen_args(model_type, batch), capture_output=True, text=True, check=True)
     return json.loads(r.stdout)
 
 
@@ -115,13 +116,7 @@ def torch_sd_ms(kind, batch):
         loss.backward()
         opt.step()
 
-    step()
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        step()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return median_ms(step)
 
 
 def sd_case(label, kind, model_type, batch, train=False):
@@ -129,8 +124,7 @@ def sd_case(label, kind, model_type, batch, train=False):
     malloc settings a process never gives freed memory back), with each one's peak resident memory."""
     out, torch_rss = child([sys.executable, __file__, "--torch-sd", kind, str(batch)])
     t = float(out.strip().splitlines()[-1])
-    out, ours_rss = child(["cxrgen", "model", "bench", model_type, "--batch", str(batch), "--repeat", str(REPEAT),
-                           "--threads", str(THREADS), "--json"] + (["--train"] if train else []))
+    out, ours_rss = child(cxrgen_args(model_type, batch, train))
     c = json.loads(out)
     print(f"{label:<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}{c['gflops']:>9.1f}"
           f"{c['peak_bytes'] / c['weight_bytes']:>14.2f}{ours_rss / 2**30:>9.2f}{torch_rss / 2**30:>9.2f}")

@@ -6,9 +6,7 @@
 # cxrgen's GFLOP/s, its fraction of the sgemm peak measured in this run,
 # and the ratio cxrgen / PyTorch (below 1: cxrgen is faster).
 import os
-import statistics
 import sys
-import time
 
 import gi
 
@@ -17,6 +15,7 @@ from gi.repository import Cxr  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
+import timing  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
@@ -34,13 +33,7 @@ def tensor_pair(*shape, grad=False):
 
 
 def median_ms(fn):
-    fn()  # warm-up: first touches, thread start
-    times = []
-    for _ in range(REPEAT):
-        start = time.perf_counter()
-        fn()
-        times.append((time.perf_counter() - start) * 1e3)
-    return statistics.median(times)
+    return timing.median_ms(fn, REPEAT)
 
 
 def ours_step(build, inputs, backward):

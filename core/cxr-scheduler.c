@@ -761,29 +761,29 @@ find_node (Run *run, CxrStage *stage)
   return NULL;
 }
 
-/* Whether @ancestor is @node or feeds it, through any path of @links. */
-static gboolean
-node_feeds (CxrStage *ancestor, CxrStage *node, GPtrArray *links)
+/* Adds @stage and every stage that feeds it, through @links, to @set;
+ * each stage is visited once. */
+static void
+add_ancestors (CxrStage *stage, GPtrArray *links, GHashTable *set)
 {
-  if (ancestor == node)
-    return TRUE;
+  if (!g_hash_table_add (set, stage))
+    return;
   for (guint i = 0; i < links->len; i++)
     {
       CxrLink *link = g_ptr_array_index (links, i);
-      if (link->down == node && node_feeds (ancestor, link->up, links))
-        return TRUE;
+      if (link->down == stage)
+        add_ancestors (link->up, links, set);
     }
-  return FALSE;
 }
 
 /* The stage's leading input, when it is linked: the queue delivers it
  * first. When a stage upstream feeds both the leading input and another,
  * the others may not block that stage while the leading stream is open. */
 static void
-node_set_leading (Run *run, Node *node, GPtrArray *links)
+node_set_leading (Node *node, GPtrArray *links)
 {
   gint leading;
-  CxrStage *leading_up = NULL;
+  g_autoptr (GHashTable) leading_feeders = NULL;
 
   if (node->queue == NULL)
     return;
@@ -792,22 +792,29 @@ node_set_leading (Run *run, Node *node, GPtrArray *links)
     {
       CxrLink *link = g_ptr_array_index (links, i);
       if (link->down == node->stage && link->down_port == (guint) leading)
-        leading_up = link->up;
+        {
+          leading_feeders = g_hash_table_new (NULL, NULL);
+          add_ancestors (link->up, links, leading_feeders);
+        }
     }
-  if (leading_up == NULL)
+  if (leading_feeders == NULL)
     return;
   node->queue->leading = leading;
   for (guint i = 0; i < links->len; i++)
     {
       CxrLink *link = g_ptr_array_index (links, i);
+      g_autoptr (GHashTable) feeders = NULL;
+      GHashTableIter iter;
+      gpointer stage;
+
       if (link->down != node->stage || link->down_port == (guint) leading)
         continue;
-      for (guint j = 0; j < run->nodes->len; j++)
-        {
-          CxrStage *stage = ((Node *) g_ptr_array_index (run->nodes, j))->stage;
-          if (node_feeds (stage, leading_up, links) && node_feeds (stage, link->up, links))
-            node->queue->others_unbounded = TRUE;
-        }
+      feeders = g_hash_table_new (NULL, NULL);
+      add_ancestors (link->up, links, feeders);
+      g_hash_table_iter_init (&iter, feeders);
+      while (g_hash_table_iter_next (&iter, &stage, NULL))
+        if (g_hash_table_contains (leading_feeders, stage))
+          node->queue->others_unbounded = TRUE;
     }
 }
 
@@ -909,7 +916,7 @@ cxr_scheduler_run (CxrScheduler *self, GCancellable *cancellable, GError **error
       down->n_linked++;
     }
   for (guint i = 0; i < run.nodes->len; i++)
-    node_set_leading (&run, g_ptr_array_index (run.nodes, i), links);
+    node_set_leading (g_ptr_array_index (run.nodes, i), links);
 
   run_handler = g_cancellable_connect (run.cancellable, G_CALLBACK (run_on_cancelled), &run, NULL);
   if (cancellable != NULL)
