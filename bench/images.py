@@ -2,8 +2,12 @@
 # bench/images.py: decoding and preprocessing full-size MIMIC-like JPEGs
 # (2500x3000, 8-bit) to 256x256, cxrgen (DCT-scaled decode, PIL's bilinear
 # resize) against the reference path (PIL open + convert("RGB") + resize +
-# ToTensor + Normalize, written with numpy) in the same process.
+# ToTensor + Normalize, written with numpy) in the same run: the reference
+# in this process and on THREADS worker processes (a DataLoader's
+# num_workers), cxrgen one image after another on one thread and as
+# mimic-cxr-source loads a training run on THREADS threads.
 # Run with bench/run-images.
+import multiprocessing
 import os
 import shutil
 import subprocess
@@ -40,6 +44,12 @@ with tempfile.TemporaryDirectory() as tmp:
     def ours(p, min_size=256):
         return Cxr.Image.load(p, min_size).preprocess(256, 3)
 
+    with multiprocessing.get_context("fork").Pool(THREADS) as pool:
+        pool.map(reference, paths[:THREADS])  # warm-up
+        t0 = time.perf_counter()
+        pool.map(reference, paths, chunksize=1)
+        t_ref_workers = time.perf_counter() - t0
+
     for fn in (reference, ours):  # warm-up
         fn(paths[0])
     t0 = time.perf_counter()
@@ -54,10 +64,21 @@ with tempfile.TemporaryDirectory() as tmp:
     for p in paths:
         ours(p, 0)
     t_full = time.perf_counter() - t0
+    # libjpeg's own 1/8 decode, in a process of its own (the choice is read
+    # once per process)
+    libjpeg_run = ("import gi, sys, time; gi.require_version('Cxr', '1.0'); from gi.repository import Cxr; "
+                   "ps = sys.argv[1:]; Cxr.Image.load(ps[0], 256).preprocess(256, 3); t0 = time.perf_counter(); "
+                   "[Cxr.Image.load(p, 256).preprocess(256, 3) for p in ps]; print(time.perf_counter() - t0)")
+    t_libjpeg = float(subprocess.run(["/usr/bin/python3", "-c", libjpeg_run] + paths, check=True, capture_output=True,
+                                     text=True, env=dict(os.environ, CXRGEN_JPEG="libjpeg")).stdout)
     print(f"{N} JPEGs of 2500x3000 to 3x256x256, {THREADS} threads:")
-    print(f"  reference (PIL + numpy):             {N / t_ref:6.1f} images/s")
-    print(f"  cxrgen, DCT-scaled decode:           {N / t_ours:6.1f} images/s  ({t_ref / t_ours:.1f}x the reference)")
-    print(f"  cxrgen, full decode:                 {N / t_full:6.1f} images/s  ({t_ref / t_full:.1f}x)")
+    print(f"  reference (PIL + numpy), 1 process:  {N / t_ref:6.1f} images/s")
+    print(f"  reference on {THREADS} worker processes:    {N / t_ref_workers:6.1f} images/s")
+    print(f"  cxrgen, DCT-scaled decode, 1 thread: {N / t_ours:6.1f} images/s  ({t_ref / t_ours:.1f}x the reference's "
+          f"process)")
+    print(f"  cxrgen, libjpeg's 1/8, 1 thread:     {N / t_libjpeg:6.1f} images/s  ({t_ref / t_libjpeg:.1f}x; "
+          f"CXRGEN_JPEG=libjpeg)")
+    print(f"  cxrgen, full decode, 1 thread:       {N / t_full:6.1f} images/s  ({t_ref / t_full:.1f}x)")
 
     # The loading stage as training runs it: mimic-cxr-source decoding a
     # batch's images on THREADS threads, in a pipeline of its own process.
@@ -78,11 +99,22 @@ with tempfile.TemporaryDirectory() as tmp:
     for name, rows in (("metadata", meta), ("chexpert", labels), ("split", split)):
         with open(f"{root}/mimic-cxr-2.0.0-{name}.csv", "w") as fp:
             fp.write("\n".join(rows) + "\n")
-    with open(f"{tmp}/load.pipeline", "w") as fp:
-        fp.write(f"[stage src]\ntype=mimic-cxr-source\nroot={root}\nimage-size=256\nbatch-size=8\n\n"
-                 f"[stage out]\ntype=csv-sink\ninput=src\npath={tmp}/ids.csv\ncolumns=id\n")
     env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
-    t0 = time.perf_counter()
-    subprocess.run(["cxrgen", "run", f"{tmp}/load.pipeline", "--progress", "none"], check=True, env=env)
-    t_stage = time.perf_counter() - t0
-    print(f"  mimic-cxr-source, whole run:         {N / t_stage:6.1f} images/s  ({t_ref / t_stage:.1f}x)")
+
+    def load_run(limit):
+        with open(f"{tmp}/load.pipeline", "w") as fp:
+            fp.write(f"[stage src]\ntype=mimic-cxr-source\nroot={root}\nimage-size=256\nbatch-size=8\n"
+                     f"limit={limit}\n\n[stage out]\ntype=csv-sink\ninput=src\npath={tmp}/ids.csv\ncolumns=id\n")
+        t0 = time.perf_counter()
+        subprocess.run(["cxrgen", "run", f"{tmp}/load.pipeline", "--progress", "none"], check=True, env=env)
+        return time.perf_counter() - t0
+
+    load_run(1)  # warm-up
+    # the best of three, and the start-up (a run of one image) left out
+    t_stage = min(load_run(N) for _ in range(3))
+    t_start = min(load_run(1) for _ in range(3))
+    print(f"  mimic-cxr-source, whole run:         {N / t_stage:6.1f} images/s  ({t_ref / t_stage:.1f}x the reference's "
+          f"process, {t_ref_workers / t_stage:.1f}x its {THREADS} workers)")
+    print(f"  mimic-cxr-source, after start-up:    {(N - 1) / (t_stage - t_start):6.1f} images/s  "
+          f"({(N - 1) / N * t_ref / (t_stage - t_start):.1f}x, "
+          f"{(N - 1) / N * t_ref_workers / (t_stage - t_start):.1f}x; start-up {t_start * 1000:.0f} ms)")

@@ -52,6 +52,18 @@ with tempfile.TemporaryDirectory() as tmp:
     theirs = np.asarray(Image.open(f"{tmp}/a.jpg"))
     diff = np.abs(np.round(ours * 255) - theirs).max()
     check(f"a JPEG decodes as PIL's libjpeg decodes it (max difference {diff:.0f} levels <= 1)", diff <= 1)
+    # a large noisy radiograph read for 256x256 training: cxrgen decodes it
+    # at 1/8 with its own entropy decoder; PIL's draft mode asks libjpeg
+    # for the same scale
+    big = np.clip(np.asarray(gray.resize((2100, 2600), Image.BICUBIC), dtype=np.float64)
+                  + rng.normal(0, 6, size=(2600, 2100)), 0, 255).astype(np.uint8)
+    Image.fromarray(big).save(f"{tmp}/big.jpg", quality=95)
+    ours = pixels(Cxr.Image.load(f"{tmp}/big.jpg", 256))
+    im = Image.open(f"{tmp}/big.jpg")
+    im.draft("L", (2100 // 8, 2600 // 8))
+    theirs = np.asarray(im)
+    check(f"a 2100x2600 JPEG read at 1/8 ({ours.shape[1]}x{ours.shape[0]}) has the samples of PIL's draft mode",
+          ours.shape == theirs.shape and np.array_equal(np.round(ours * 255), theirs))
     rgb = rng.integers(0, 256, size=(40, 50, 3), dtype=np.uint8)
     Image.fromarray(rgb).save(f"{tmp}/rgb.png")
     ours = pixels(Cxr.Image.load(f"{tmp}/rgb.png", 0))

@@ -1,13 +1,20 @@
 /* tests/test-image.c: image codecs: round trips in every format and depth,
- * DCT-scaled JPEG decoding, and an error (never a crash) for every kind of
- * broken file; crop and resize properties.
+ * DCT-scaled JPEG decoding (cxrgen's own 1/8 decoder against libjpeg's on
+ * every kind of file it writes, whole and damaged), and an error (never a
+ * crash) for every kind of broken file; crop and resize properties.
  * SPDX-License-Identifier: LGPL-2.1-or-later */
 #include "config.h"
 
 #include <math.h>
+#include <setjmp.h>
+#include <stdio.h>
 #include <string.h>
 
+#include <jpeglib.h>
+#include <jerror.h>
+
 #include "test-common.h"
+#include "io/cxr-jpeg-private.h"
 
 static CxrImage *
 gradient (guint w, guint h, guint bits)
@@ -85,6 +92,220 @@ test_jpeg_dct_scaling (void)
   g_assert_cmpuint (cxr_image_get_height (half), ==, 400);
   g_assert_cmpuint (cxr_image_get_width (eighth), ==, 125);
   test_rmdir (dir);
+}
+
+/* ------------------------------------------------------------------
+ * The 1/8 decoder (core/io/cxr-jpeg-dc.c) against libjpeg: files that
+ * libjpeg writes in every form it takes (and some it leaves to libjpeg),
+ * whole, cut and with bytes flipped, decode to the same samples, or fail
+ * as libjpeg does. */
+
+typedef struct {
+  struct jpeg_error_mgr base;
+  jmp_buf jump;
+} Failure;
+
+static void
+on_failure (j_common_ptr cinfo)
+{
+  longjmp (((Failure *) cinfo->err)->jump, 1);
+}
+
+static void
+on_message (j_common_ptr cinfo, int level)
+{
+  /* cxrgen's rule: a file that ends early is an error */
+  if (level < 0 && cinfo->err->msg_code == JWRN_JPEG_EOF)
+    on_failure (cinfo);
+}
+
+static void
+quiet (j_common_ptr cinfo, int level)
+{
+}
+
+typedef enum { PLAIN, OPTIMISED, RESTARTS, COARSE, PROGRESSIVE, COLOUR } JpegKind;
+
+/* A noisy radiograph-like image of w x h in the form named, as bytes. */
+static guint8 *
+write_jpeg (JpegKind kind, guint w, guint h, guint seed, gsize *length)
+{
+  struct jpeg_compress_struct cinfo;
+  struct jpeg_error_mgr err;
+  unsigned char *out = NULL;
+  unsigned long size = 0;
+  guint components = kind == COLOUR ? 3 : 1;
+  g_autofree guint8 *row = g_malloc ((gsize) w * components);
+  g_autoptr (GRand) rand = g_rand_new_with_seed (seed);
+  guint8 *copy;
+
+  cinfo.err = jpeg_std_error (&err);
+  err.emit_message = quiet;  /* COARSE's "too coarse for baseline" */
+  jpeg_create_compress (&cinfo);
+  jpeg_mem_dest (&cinfo, &out, &size);
+  cinfo.image_width = w;
+  cinfo.image_height = h;
+  cinfo.input_components = (int) components;
+  cinfo.in_color_space = kind == COLOUR ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults (&cinfo);
+  /* COARSE: quanta past 255, so 16-bit tables and an extended frame */
+  jpeg_set_quality (&cinfo, kind == COARSE ? 1 : 95, kind != COARSE);
+  if (kind == OPTIMISED)
+    cinfo.optimize_coding = TRUE;  /* the file's own tables, long codes */
+  if (kind == RESTARTS)
+    cinfo.restart_interval = 7;
+  if (kind == PROGRESSIVE)
+    jpeg_simple_progression (&cinfo);
+  jpeg_start_compress (&cinfo, TRUE);
+  while (cinfo.next_scanline < h)
+    {
+      JSAMPROW rows[1] = { row };
+      guint y = cinfo.next_scanline;
+      for (guint x = 0; x < w * components; x++)
+        {
+          /* a body, dark corners and a bright band, and noise; the band's
+           * edge at 255 and 0 drives the DC to its range limits */
+          gdouble v = 128 + 100 * sin (x * 0.02 / components) * cos (y * 0.03) + g_rand_double_range (rand, -30, 30);
+          if (y > h / 3 && y < h / 3 + 9)
+            v = x % 16 < 8 ? 255 : 0;
+          row[x] = (guint8) CLAMP (v, 0, 255);
+        }
+      jpeg_write_scanlines (&cinfo, rows, 1);
+    }
+  jpeg_finish_compress (&cinfo);
+  jpeg_destroy_compress (&cinfo);
+  copy = g_memdup2 (out, size);
+  free (out);
+  *length = size;
+  return copy;
+}
+
+/* libjpeg's decode with cxrgen's rules (its DCT scaling for @min_size,
+ * up to 1/8; an early end is an error), as values in [0, 1]; NULL where it
+ * fails. */
+static gfloat *
+libjpeg_scaled (const guint8 *data, gsize length, guint min_size, guint *w, guint *h)
+{
+  struct jpeg_decompress_struct cinfo;
+  Failure err;
+  gfloat *volatile pixels = NULL;
+  guint8 *volatile row = NULL;
+
+  memset (&cinfo, 0, sizeof cinfo);
+  cinfo.err = jpeg_std_error (&err.base);
+  err.base.error_exit = on_failure;
+  err.base.emit_message = on_message;
+  if (setjmp (err.jump))
+    {
+      g_free (pixels);
+      g_free (row);
+      jpeg_destroy_decompress (&cinfo);
+      return NULL;
+    }
+  jpeg_create_decompress (&cinfo);
+  jpeg_mem_src (&cinfo, data, (unsigned long) length);
+  jpeg_read_header (&cinfo, TRUE);
+  if (cinfo.image_width > CXR_IMAGE_MAX_SIDE || cinfo.image_height > CXR_IMAGE_MAX_SIDE
+      || (guint64) cinfo.image_width * cinfo.image_height > CXR_IMAGE_MAX_PIXELS)
+    {
+      jpeg_destroy_decompress (&cinfo);
+      return NULL;
+    }
+  cinfo.out_color_space = JCS_GRAYSCALE;
+  cinfo.scale_num = 1;
+  cinfo.scale_denom = 1;
+  while (cinfo.scale_denom < 8 && MIN (cinfo.image_width, cinfo.image_height) / (cinfo.scale_denom * 2) >= min_size)
+    cinfo.scale_denom *= 2;
+  jpeg_start_decompress (&cinfo);
+  *w = cinfo.output_width;
+  *h = cinfo.output_height;
+  pixels = g_new (gfloat, (gsize) *w * *h);
+  row = g_malloc (*w);
+  while (cinfo.output_scanline < cinfo.output_height)
+    {
+      JSAMPROW rows[1] = { (JSAMPROW) row };
+      guint y = cinfo.output_scanline;
+      jpeg_read_scanlines (&cinfo, rows, 1);
+      for (guint x = 0; x < *w; x++)
+        pixels[(gsize) y * *w + x] = row[x] / 255.0f;
+    }
+  jpeg_finish_decompress (&cinfo);
+  jpeg_destroy_decompress (&cinfo);
+  g_free (row);
+  return pixels;
+}
+
+/* cxrgen's decode of @data at 1/8 matches libjpeg's: the same samples, or
+ * an error where libjpeg fails. Returns whether cxrgen's own decoder took
+ * the file (rather than leaving it to libjpeg). */
+static gboolean
+assert_same_eighth (const guint8 *data, gsize length, guint min_size)
+{
+  guint own_w, own_h;
+  g_autofree guint8 *own = cxr_jpeg_decode_dc (data, length, min_size, &own_w, &own_h);
+  g_autoptr (GBytes) bytes = g_bytes_new (data, length);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (CxrImage) ours = cxr_image_load_from_bytes (bytes, "x.jpg", min_size, &error);
+  guint w = 0, h = 0;
+  g_autofree gfloat *theirs = NULL;
+
+  if (cxr_image_format_from_data (data, length) != CXR_IMAGE_FORMAT_JPEG)
+    {
+      /* no longer a JPEG file by its first bytes: not one cxrgen reads */
+      g_assert_null (ours);
+      g_assert_nonnull (error);
+      return own != NULL;
+    }
+  theirs = libjpeg_scaled (data, length, min_size, &w, &h);
+
+  if (theirs == NULL)
+    {
+      g_assert_null (ours);
+      g_assert_true (g_str_has_prefix (error->message, "x.jpg: "));
+      g_assert_null (own);
+      return FALSE;
+    }
+  g_assert_no_error (error);
+  g_assert_cmpuint (cxr_image_get_width (ours), ==, w);
+  g_assert_cmpuint (cxr_image_get_height (ours), ==, h);
+  g_assert_cmpmem (cxr_image_get_pixels (ours), (gsize) w * h * sizeof (gfloat), theirs, (gsize) w * h * sizeof (gfloat));
+  return own != NULL;
+}
+
+static void
+test_jpeg_eighth (void)
+{
+  const JpegKind kinds[] = { PLAIN, OPTIMISED, RESTARTS, COARSE, PROGRESSIVE, COLOUR };
+
+  for (guint k = 0; k < G_N_ELEMENTS (kinds); k++)
+    {
+      /* sides that are not whole blocks, and the smallest 1/8 allows */
+      guint w = 203 + 8 * k, h = 171, taken = 0;
+      gboolean own = kinds[k] != PROGRESSIVE && kinds[k] != COLOUR;
+      gsize length;
+      g_autofree guint8 *data = write_jpeg (kinds[k], w, h, 7 + k, &length);
+
+      g_assert_true (assert_same_eighth (data, length, 21) == own);
+      /* a short side under 8 x min_size is not for 1/8 */
+      {
+        guint ow, oh;
+        g_assert_null (cxr_jpeg_decode_dc (data, length, 22, &ow, &oh));
+      }
+      /* cut anywhere, every byte of the headers and the start of the data
+       * flipped, and bytes flipped through the data */
+      for (gsize cut = 1; cut < length; cut += 1 + length / 97)
+        assert_same_eighth (data, cut, 21);
+      for (gsize at = 0; at < length; at += at < 700 ? 1 : 1 + length / 211)
+        for (guint j = 0; j < (at < 700 ? 1 : 2); j++)
+          {
+            g_autofree guint8 *copy = g_memdup2 (data, length);
+            copy[at] ^= j == 0 ? 0xA5 : 0x01;
+            taken += assert_same_eighth (copy, length, 21);
+          }
+      /* most flips in the data still decode, and through cxrgen's decoder */
+      if (own)
+        g_assert_cmpuint (taken, >, 100);
+    }
 }
 
 static void
@@ -215,6 +436,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/image/round-trips", test_round_trips);
   g_test_add_func ("/image/jpeg-dct-scaling", test_jpeg_dct_scaling);
+  g_test_add_func ("/image/jpeg-eighth", test_jpeg_eighth);
   g_test_add_func ("/image/broken-files", test_broken_files);
   g_test_add_func ("/image/crop-and-resize", test_crop_and_resize);
   return g_test_run ();
