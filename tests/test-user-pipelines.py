@@ -20,6 +20,22 @@ def cxrgen(*args):
 
 
 with tempfile.TemporaryDirectory() as tmp:
+    # The README's main job, as it gives it (but for OUT): the bundled
+    # weights of pipelines/weights/
+    r = cxrgen("run", "pipelines/phantom-generate-pairs.pipeline", "--set", f"OUT={tmp}/main", "--progress", "none")
+    pairs = [json.loads(line) for line in open(f"{tmp}/main/pairs/pairs.jsonl")] if r.returncode == 0 else []
+    sums = {}
+    for line in open(os.path.join(SRC, "pipelines/weights/SHA256SUMS")):
+        digest, name = line.split()
+        sums[os.path.basename(name) if name.startswith("unet/") else "pipelines/weights/" + name] = "sha256:" + digest
+    check("the main job (phantom-generate-pairs.pipeline with the bundled weights) writes 8 pairs",
+          r.returncode == 0 and len(pairs) == 8, r.stderr[-1500:])
+    check("... its manifest names the bundled networks by the hashes of pipelines/weights/SHA256SUMS",
+          pairs and all(all(sums.get(k) == v for k, v in p["weights"].items()) and len(p["weights"]) == 3
+                        for p in pairs), str(pairs[:1]) + str(sums))
+    check("... the bundled BART is trained: every report has the phantoms' FINDINGS and IMPRESSION sections",
+          pairs and all("FINDINGS:" in p["report"] and "IMPRESSION:" in p["report"] for p in pairs),
+          str([p["report"] for p in pairs[:2]]))
     r = cxrgen("run", "pipelines/phantom-train-sd.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=15",
                "--set", "COUNT=160", "--progress", "none")
     rows = list(csv.DictReader(open(f"{tmp}/train-sd/loss.csv"))) if r.returncode == 0 else []
