@@ -17,6 +17,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "reference"))
 import clip  # noqa: E402
 import sd  # noqa: E402
+import uvit  # noqa: E402
 from common import random_params  # noqa: E402
 import timing  # noqa: E402
 
@@ -26,6 +27,9 @@ torch.set_num_threads(THREADS)
 
 SD_TEXT = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
            "max_position_embeddings": 77, "vocab_size": 49408, "hidden_act": "quick_gelu", "eos_token_id": 2}
+# U-ViT-S/2 for 4x32x32 latents and the paper's 78 context tokens (uvit's built-in configuration)
+UVIT_S2 = dict(uvit.UVIT, img_size=32, embed_dim=512, depth=12, num_heads=8, mlp_ratio=4, clip_dim=768,
+               num_clip_token=78)
 B32_VISION = {"hidden_size": 768, "intermediate_size": 3072, "num_attention_heads": 12, "num_hidden_layers": 12,
               "image_size": 224, "patch_size": 32, "num_channels": 3, "hidden_act": "quick_gelu"}
 
@@ -75,6 +79,16 @@ def main():
             c = cxrgen(model_type, batch)
             print(f"{label + ', batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
                   f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
+    # U-ViT-S/2, one sampling step (batch 2: one image with guidance)
+    params = random_params(uvit.shapes(UVIT_S2), 1)
+    fn = uvit.forward(UVIT_S2)
+    for batch in (1, 2):
+        inputs = {"sample": torch.randn(batch, 4, 32, 32), "timestep": torch.full((batch,), 500.0),
+                  "encoder_hidden_states": torch.randn(batch, 78, 768)}
+        t = torch_ms(fn, params, inputs)
+        c = cxrgen("uvit", batch)
+        print(f"{'U-ViT-S/2, batch ' + str(batch):<28}{c['median_ms']:>11.1f}{t:>11.1f}{c['median_ms'] / t:>8.2f}"
+              f"{c['gflops']:>9.1f}{c['peak_bytes'] / c['weight_bytes']:>14.2f}")
 
 
 def child(args):

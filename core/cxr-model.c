@@ -849,6 +849,152 @@ cxr_model_example_inputs (CxrModel *self, guint batch, guint64 seed, GError **er
 }
 
 /**
+ * cxr_model_add_linear:
+ * @self: a model, in its configure function
+ * @base: the layer's name: its parameters are BASE.weight [@out, @in]
+ *   and, with @bias, BASE.bias [@out] (torch.nn.Linear's)
+ * @out: output features
+ * @in: input features
+ * @bias: whether the layer has a bias
+ * @error: return location for a #GError
+ *
+ * Declares a linear layer's parameters, as cxr_model_add_parameter().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+cxr_model_add_linear (CxrModel *self, const gchar *base, gint64 out, gint64 in, gboolean bias, GError **error)
+{
+  g_autofree gchar *weight = g_strconcat (base, ".weight", NULL), *bias_name = g_strconcat (base, ".bias", NULL);
+
+  return cxr_model_add_parameter (self, weight, (const gint64[]) { out, in }, 2, error) &&
+         (!bias || cxr_model_add_parameter (self, bias_name, (const gint64[]) { out }, 1, error));
+}
+
+/**
+ * cxr_model_add_norm:
+ * @self: a model, in its configure function
+ * @base: the norm's name: its parameters are BASE.weight and BASE.bias,
+ *   [@width] each (torch.nn.LayerNorm's, GroupNorm's)
+ * @width: the features (channels) it scales
+ * @error: return location for a #GError
+ *
+ * Declares an affine norm's parameters, as cxr_model_add_parameter().
+ *
+ * Returns: %TRUE, or %FALSE with @error set
+ */
+gboolean
+cxr_model_add_norm (CxrModel *self, const gchar *base, gint64 width, GError **error)
+{
+  g_autofree gchar *weight = g_strconcat (base, ".weight", NULL), *bias = g_strconcat (base, ".bias", NULL);
+
+  return cxr_model_add_parameter (self, weight, (const gint64[]) { width }, 1, error) &&
+         cxr_model_add_parameter (self, bias, (const gint64[]) { width }, 1, error);
+}
+
+/* BASE + SUFFIX, a parameter configure declared. */
+static CxrTensor *
+declared (CxrModel *self, const gchar *base, const gchar *suffix, GError **error)
+{
+  g_autofree gchar *name = g_strconcat (base, suffix, NULL);
+  CxrTensor *t = cxr_model_get_parameter (self, name);
+
+  if (t == NULL)
+    g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_NOT_READY, "%s: no parameter %s", type_name (self), name);
+  return t;
+}
+
+/**
+ * cxr_model_linear:
+ * @self: a prepared model, in its forward function
+ * @tape: (nullable): where to record
+ * @x: (nullable): the input [..., in], or %NULL (an earlier step failed)
+ * @base: the layer cxr_model_add_linear() declared
+ * @bias: whether it has a bias
+ * @error: return location for a #GError
+ *
+ * The layer's cxr_op_linear(). A %NULL @x gives %NULL without touching
+ * @error, so that a chain of steps stops at the first that fails.
+ *
+ * Returns: (transfer full) (nullable): the output [..., out]
+ */
+CxrTensor *
+cxr_model_linear (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *base, gboolean bias, GError **error)
+{
+  CxrTensor *weight, *b = NULL;
+
+  if (x == NULL || (weight = declared (self, base, ".weight", error)) == NULL ||
+      (bias && (b = declared (self, base, ".bias", error)) == NULL))
+    return NULL;
+  return cxr_op_linear (tape, x, weight, b, error);
+}
+
+/**
+ * cxr_model_layer_norm:
+ * @self: a prepared model, in its forward function
+ * @tape: (nullable): where to record
+ * @x: (nullable): the input, or %NULL (an earlier step failed)
+ * @base: the norm cxr_model_add_norm() declared
+ * @eps: added to the variance
+ * @error: return location for a #GError
+ *
+ * The norm's cxr_op_layer_norm() over the last dimension; a %NULL @x
+ * gives %NULL, as cxr_model_linear().
+ *
+ * Returns: (transfer full) (nullable): the normalised input
+ */
+CxrTensor *
+cxr_model_layer_norm (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *base, gfloat eps, GError **error)
+{
+  CxrTensor *weight, *bias;
+
+  if (x == NULL || (weight = declared (self, base, ".weight", error)) == NULL ||
+      (bias = declared (self, base, ".bias", error)) == NULL)
+    return NULL;
+  return cxr_op_layer_norm (tape, x, weight, bias, eps, error);
+}
+
+/**
+ * cxr_model_take_timesteps:
+ * @self: a model, in its forward function
+ * @inputs: (element-type utf8 CxrTensor): the inputs by name
+ * @name: the timestep input
+ * @n: the batch size
+ * @error: return location for a #GError
+ *
+ * Takes a diffusion timestep input as a denoiser's forward wants it: one
+ * value for the whole batch, or one per sample, of any number type.
+ *
+ * Returns: (transfer full) (nullable): the timesteps [@n] as F32, or %NULL
+ *   with @error set, naming the input when it is absent or of another size
+ */
+CxrTensor *
+cxr_model_take_timesteps (CxrModel *self, GHashTable *inputs, const gchar *name, gint64 n, GError **error)
+{
+  CxrTensor *raw = g_hash_table_lookup (inputs, name);
+  g_autoptr (CxrTensor) values = NULL, flat = NULL;
+  CxrTensor *t;
+
+  if (raw == NULL || (cxr_tensor_get_numel (raw) != 1 && cxr_tensor_get_numel (raw) != n))
+    {
+      g_autofree gchar *what = raw ? cxr_tensor_describe (raw) : g_strdup ("missing");
+      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "%s: %s is %s; one, or one per sample "
+                   "(%" G_GINT64_FORMAT "), expected", type_name (self), name, what, n);
+      return NULL;
+    }
+  if ((values = cxr_tensor_to_dtype (raw, CXR_DTYPE_F32, error)) == NULL)
+    return NULL;
+  if (cxr_tensor_get_numel (raw) == 1)
+    {
+      t = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n }, 1);
+      cxr_tensor_fill (t, *(const gfloat *) cxr_tensor_get_data (values));
+      return t;
+    }
+  flat = cxr_tensor_contiguous (values);
+  return cxr_tensor_reshape (flat, (const gint64[]) { n }, 1, error);
+}
+
+/**
  * cxr_model_take_input:
  * @self: a model, in its forward function
  * @inputs: (element-type utf8 CxrTensor): the inputs by name

@@ -100,6 +100,15 @@ GHashTable *cxr_model_example_inputs (CxrModel *self, guint batch, guint64 seed,
 CxrTensor *cxr_model_take_input (CxrModel *self, GHashTable *inputs, const gchar *name, CxrDType dtype,
                                  guint ndim, GError **error);
 GHashTable *cxr_model_new_tensor_table (void);
+gboolean cxr_model_add_linear (CxrModel *self, const gchar *base, gint64 out, gint64 in, gboolean bias,
+                               GError **error);
+gboolean cxr_model_add_norm (CxrModel *self, const gchar *base, gint64 width, GError **error);
+CxrTensor *cxr_model_linear (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *base, gboolean bias,
+                             GError **error);
+CxrTensor *cxr_model_layer_norm (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *base, gfloat eps,
+                                 GError **error);
+CxrTensor *cxr_model_take_timesteps (CxrModel *self, GHashTable *inputs, const gchar *name, gint64 n,
+                                     GError **error);
 
 /* Roles. Each is a GInterface a model class implements; a stage property
  * of an interface type accepts any model that plays that role, so

@@ -22,6 +22,8 @@ except ImportError as e:
 
 sys.path.insert(0, os.path.join(os.environ.get("CXRGEN_TEST_SRCDIR", "."), "tests", "reference"))
 import sd  # noqa: E402
+import uvit  # noqa: E402
+from common import random_params, save_safetensors  # noqa: E402
 
 
 def cxrgen(*args):
@@ -51,14 +53,15 @@ pad-to=40
 """
 
 
-def pipeline(tmp, out, unet, split="train", steps=0, lr="1e-3", extra="", epochs=10, validate=False):
+def pipeline(tmp, out, unet, split="train", steps=0, lr="1e-3", extra="", epochs=10, validate=False,
+             denoiser="sd-unet", pad_to=40):
     return (VALIDATE_STAGES.format(tmp=tmp) if validate else "") + f"""
 [model text]
 type=clip-text
 weights={tmp}/sd/text_encoder
 
 [model unet]
-type=sd-unet
+type={denoiser}
 weights={unet}
 
 [model vae]
@@ -83,7 +86,7 @@ input=data
 type=clip-text-encode
 input=prompt
 model=text
-pad-to=40
+pad-to={pad_to}
 
 [stage train]
 type=diffusion-train
@@ -118,8 +121,9 @@ def run(tmp, name, *args, events=None, **kw):
     return r, losses
 
 
-def validation_loss(tmp, name, unet):
-    r, losses = run(tmp, name, unet, split="validate", epochs=3,
+def validation_loss(tmp, name, unet, denoiser="sd-unet"):
+    r, losses = run(tmp, name, unet, split="validate", epochs=3, denoiser=denoiser,
+                    pad_to=77 if denoiser == "uvit" else 40,
                     extra=f"evaluate=true\noutput={tmp}/{name}/never.safetensors")
     if os.path.exists(f"{tmp}/{name}"):
         check("evaluate=true writes nothing", False, f"{tmp}/{name} was made")
@@ -144,6 +148,27 @@ with tempfile.TemporaryDirectory() as tmp:
     check(f"the validation loss drops: {before:.4f} -> {after:.4f} (training: {np.mean(losses[:10]):.4f} -> "
           f"{np.mean(losses[-10:]):.4f})", r0.returncode == 0 and r1.returncode == 0 and after < 0.9 * before,
           r0.stderr[-500:] + r1.stderr[-500:])
+
+    # U-ViT in the UNet's place: the pipeline names the denoiser (8x8x4
+    # latents in patches of 2); its positions want contexts of one length,
+    # CLIP's 77 tokens (pad-to=77) and the reference image's
+    cfg = dict(uvit.UVIT, img_size=8, embed_dim=32, clip_dim=12, num_clip_token=78)
+    os.makedirs(f"{tmp}/uvit")
+    with open(f"{tmp}/uvit/config.json", "w") as fp:
+        json.dump(cfg, fp)
+    save_safetensors(f"{tmp}/uvit/diffusion_pytorch_model.safetensors", random_params(uvit.shapes(cfg), 7))
+    r0, before = validation_loss(tmp, "uvit-before", f"{tmp}/uvit", denoiser="uvit")
+    r, uvit_losses = run(tmp, "uvit-train", f"{tmp}/uvit", steps=120, denoiser="uvit", pad_to=77,
+                         extra=f"output={tmp}/uvit-trained/diffusion_pytorch_model.safetensors")
+    os.system(f"cp {tmp}/uvit/config.json {tmp}/uvit-trained/")
+    r1, after = validation_loss(tmp, "uvit-after", f"{tmp}/uvit-trained", denoiser="uvit")
+    check(f"diffusion-train trains a U-ViT (denoiser=uvit) 120 steps; the validation loss drops: {before:.4f} -> "
+          f"{after:.4f}", r.returncode == 0 and len(uvit_losses) == 120 and r0.returncode == 0 and
+          r1.returncode == 0 and after < 0.9 * before, r.stderr[-1000:] + r0.stderr[-500:] + r1.stderr[-500:])
+    r, _ = run(tmp, "uvit-short", f"{tmp}/uvit", steps=2, denoiser="uvit", pad_to=40)
+    check("a context of another length is an error that says what U-ViT's positions are for",
+          r.returncode != 0 and "78 context tokens (img_size, num_clip_token)" in r.stderr,
+          r.stderr[-500:])
 
     log = list(csv.DictReader(open(f"{tmp}/validation.csv"))) if os.path.exists(f"{tmp}/validation.csv") else []
     steps = [int(row["step"]) for row in log]

@@ -43,6 +43,8 @@ FIXTURES = [
     ("bart-autoencoder", "bart.py", "autoencoder", "1e-5"),
     ("bart-autoencoder --set pooling=eos", "bart.py", "autoencoder-eos", "1e-5"),
     ("vit-prior", "vit.py", "prior", "1e-5"),
+    ("uvit", "uvit.py", "uvit", "1e-5"),
+    ("uvit", "uvit.py", "uvit-mlp", "1e-5"),
 ]
 
 

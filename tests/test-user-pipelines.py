@@ -50,6 +50,19 @@ with tempfile.TemporaryDirectory() as tmp:
     check("phantom-sample-sd.pipeline samples images from it", r.returncode == 0 and len(rows) == 3 and
           all(os.path.exists(row["image-path"]) for row in rows) and [row["seed"] for row in rows] ==
           ["1234", "1235", "1236"], r.stderr[-1500:])
+    # the other backbone, swapped in by a variable
+    r = cxrgen("run", "pipelines/phantom-train-sd.pipeline", "--set", f"OUT={tmp}/uvit", "--set", "STEPS=15",
+               "--set", "COUNT=160", "--set", "BACKBONE=uvit", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/uvit/train-sd/loss.csv"))) if r.returncode == 0 else []
+    config = json.load(open(f"{tmp}/uvit/train-sd/unet/config.json")) if r.returncode == 0 else {}
+    check("phantom-train-sd.pipeline with BACKBONE=uvit trains a U-ViT (15 steps) and leaves its folder",
+          r.returncode == 0 and len({row["step"] for row in rows if row["loss"]}) == 15 and
+          config.get("_class_name") == "UViT", r.stderr[-1500:])
+    r = cxrgen("run", "pipelines/phantom-sample-sd.pipeline", "--set", f"OUT={tmp}/uvit", "--set", "BACKBONE=uvit",
+               "--set", f"UNET={tmp}/uvit/train-sd/unet", "--set", "COUNT=2", "--set", "STEPS=4", "--progress", "none")
+    rows = list(csv.DictReader(open(f"{tmp}/uvit/sample-sd/samples.csv"))) if r.returncode == 0 else []
+    check("... and phantom-sample-sd.pipeline samples images from it", r.returncode == 0 and len(rows) == 2 and
+          all(os.path.exists(row["image-path"]) for row in rows), r.stderr[-1500:])
     r = cxrgen("run", "pipelines/phantom-train-bart.pipeline", "--set", f"OUT={tmp}", "--set", "STEPS=20",
                "--set", "COUNT=160", "--progress", "none")
     rows = list(csv.DictReader(open(f"{tmp}/train-bart/loss.csv"))) if r.returncode == 0 else []

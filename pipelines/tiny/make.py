@@ -32,11 +32,16 @@ configs = {
     "clip-vision": {"architectures": ["CLIPVisionModel"], "model_type": "clip_vision_model",
                     "hidden_act": "quick_gelu", "hidden_size": 32, "intermediate_size": 64, "num_attention_heads": 4,
                     "num_hidden_layers": 2, "image_size": 32, "patch_size": 8, "num_channels": 3},
-    "unet": {"_class_name": "UNet2DConditionModel", "act_fn": "silu", "attention_head_dim": 4,
+    "sd-unet": {"_class_name": "UNet2DConditionModel", "act_fn": "silu", "attention_head_dim": 4,
              "block_out_channels": [32, 64], "cross_attention_dim": 32,
              "down_block_types": ["CrossAttnDownBlock2D", "DownBlock2D"], "flip_sin_to_cos": True, "freq_shift": 0,
              "in_channels": 4, "layers_per_block": 1, "norm_eps": 1e-05, "norm_num_groups": 8, "out_channels": 4,
              "sample_size": 16, "up_block_types": ["UpBlock2D", "CrossAttnUpBlock2D"]},
+    # U-ViT at the same scale: 16x16x4 latents in patches of 2, the
+    # paper's context (77 text tokens and the reference image's)
+    "uvit": {"_class_name": "UViT", "img_size": 16, "in_chans": 4, "patch_size": 2, "embed_dim": 64, "depth": 4,
+             "num_heads": 4, "mlp_ratio": 2, "qkv_bias": False, "mlp_time_embed": False, "clip_dim": 32,
+             "num_clip_token": 78, "conv": True, "skip": True},
     "vae": {"_class_name": "AutoencoderKL", "act_fn": "silu", "block_out_channels": [16, 32],
             "down_block_types": ["DownEncoderBlock2D", "DownEncoderBlock2D"], "in_channels": 3, "latent_channels": 4,
             "layers_per_block": 1, "norm_num_groups": 8, "out_channels": 3, "sample_size": 32,

@@ -57,13 +57,6 @@ add (CxrModel *m, GError **error, const gchar *name, guint ndim, gint64 d0, gint
 }
 
 static gboolean
-add_linear (CxrModel *m, const gchar *base, gint64 out, gint64 in, gboolean bias, GError **error)
-{
-  g_autofree gchar *w = g_strconcat (base, ".weight", NULL), *b = g_strconcat (base, ".bias", NULL);
-  return add (m, error, w, 2, out, in, 0, 0) && (!bias || add (m, error, b, 1, out, 0, 0, 0));
-}
-
-static gboolean
 cxr_vit_prior_configure (CxrModel *model, CxrConfig *config, GError **error)
 {
   VitConfig *c = &CXR_VIT_PRIOR (model)->c;
@@ -113,24 +106,18 @@ cxr_vit_prior_configure (CxrModel *model, CxrConfig *config, GError **error)
       for (guint i = 0; i < 3; i++)
         {
           g_autofree gchar *name = g_strdup_printf ("%s.attention.attention.%s", base, qkv[i]);
-          if (!add_linear (model, name, c->hidden, c->hidden, c->qkv_bias, error))
+          if (!cxr_model_add_linear (model, name, c->hidden, c->hidden, c->qkv_bias, error))
             return FALSE;
         }
-      if (!add_linear (model, out, c->hidden, c->hidden, TRUE, error) ||
-          !add_linear (model, fc1, c->intermediate, c->hidden, TRUE, error) ||
-          !add_linear (model, fc2, c->hidden, c->intermediate, TRUE, error))
+      if (!cxr_model_add_linear (model, out, c->hidden, c->hidden, TRUE, error) ||
+          !cxr_model_add_linear (model, fc1, c->intermediate, c->hidden, TRUE, error) ||
+          !cxr_model_add_linear (model, fc2, c->hidden, c->intermediate, TRUE, error))
         return FALSE;
-      {
-        g_autofree gchar *w1 = g_strconcat (ln1, ".weight", NULL), *b1 = g_strconcat (ln1, ".bias", NULL);
-        g_autofree gchar *w2 = g_strconcat (ln2, ".weight", NULL), *b2 = g_strconcat (ln2, ".bias", NULL);
-        if (!add (model, error, w1, 1, c->hidden, 0, 0, 0) || !add (model, error, b1, 1, c->hidden, 0, 0, 0) ||
-            !add (model, error, w2, 1, c->hidden, 0, 0, 0) || !add (model, error, b2, 1, c->hidden, 0, 0, 0))
-          return FALSE;
-      }
+      if (!cxr_model_add_norm (model, ln1, c->hidden, error) || !cxr_model_add_norm (model, ln2, c->hidden, error))
+        return FALSE;
     }
-  return add (model, error, "layernorm.weight", 1, c->hidden, 0, 0, 0) &&
-         add (model, error, "layernorm.bias", 1, c->hidden, 0, 0, 0) &&
-         add_linear (model, "pooler.dense", c->hidden, c->hidden, TRUE, error);
+  return cxr_model_add_norm (model, "layernorm", c->hidden, error) &&
+         cxr_model_add_linear (model, "pooler.dense", c->hidden, c->hidden, TRUE, error);
 }
 
 static CxrTensor *
@@ -140,18 +127,6 @@ P (CxrModel *m, const gchar *base, const gchar *part)
   CxrTensor *t = cxr_model_get_parameter (m, name);
   g_assert (t != NULL); /* declared by configure */
   return t;
-}
-
-static CxrTensor *
-linear (CxrModel *m, CxrTape *tape, CxrTensor *x, const gchar *base, gboolean bias, GError **error)
-{
-  return x ? cxr_op_linear (tape, x, P (m, base, ".weight"), bias ? P (m, base, ".bias") : NULL, error) : NULL;
-}
-
-static CxrTensor *
-norm (CxrModel *m, CxrTape *tape, CxrTensor *x, const gchar *base, gfloat eps, GError **error)
-{
-  return x ? cxr_op_layer_norm (tape, x, P (m, base, ".weight"), P (m, base, ".bias"), eps, error) : NULL;
 }
 
 /**
@@ -201,27 +176,28 @@ cxr_vit_prior_forward (CxrVitPrior *self, CxrTape *tape, CxrTensor *latents, Cxr
       g_autofree gchar *o = g_strconcat (base, ".attention.output.dense", NULL);
       g_autofree gchar *ln1 = g_strconcat (base, ".layernorm_before", NULL), *ln2 = g_strconcat (base, ".layernorm_after", NULL);
       g_autofree gchar *fc1 = g_strconcat (base, ".intermediate.dense", NULL), *fc2 = g_strconcat (base, ".output.dense", NULL);
-      g_autoptr (CxrTensor) y = norm (m, tape, h, ln1, c->eps, error), qt = NULL, kt = NULL, vt = NULL, a = NULL;
+      g_autoptr (CxrTensor) y = cxr_model_layer_norm (m, tape, h, ln1, c->eps, error);
+      g_autoptr (CxrTensor) qt = NULL, kt = NULL, vt = NULL, a = NULL;
       g_autoptr (CxrTensor) z = NULL;
 
-      if (y == NULL || (qt = linear (m, tape, y, q, c->qkv_bias, error)) == NULL ||
-          (kt = linear (m, tape, y, k, c->qkv_bias, error)) == NULL ||
-          (vt = linear (m, tape, y, v, c->qkv_bias, error)) == NULL ||
+      if (y == NULL || (qt = cxr_model_linear (m, tape, y, q, c->qkv_bias, error)) == NULL ||
+          (kt = cxr_model_linear (m, tape, y, k, c->qkv_bias, error)) == NULL ||
+          (vt = cxr_model_linear (m, tape, y, v, c->qkv_bias, error)) == NULL ||
           (a = cxr_op_multi_head_attention (tape, qt, kt, vt, c->heads, NULL, FALSE, 0, error)) == NULL)
         return NULL;
-      cxr_tensor_replace (&a, linear (m, tape, a, o, TRUE, error));
+      cxr_tensor_replace (&a, cxr_model_linear (m, tape, a, o, TRUE, error));
       cxr_tensor_replace (&h, a ? cxr_op_add (tape, h, a, error) : NULL);
-      z = norm (m, tape, h, ln2, c->eps, error);
-      cxr_tensor_replace (&z, linear (m, tape, z, fc1, TRUE, error));
+      z = cxr_model_layer_norm (m, tape, h, ln2, c->eps, error);
+      cxr_tensor_replace (&z, cxr_model_linear (m, tape, z, fc1, TRUE, error));
       cxr_tensor_replace (&z, z ? cxr_op_gelu (tape, z, c->gelu, error) : NULL);
-      cxr_tensor_replace (&z, linear (m, tape, z, fc2, TRUE, error));
+      cxr_tensor_replace (&z, cxr_model_linear (m, tape, z, fc2, TRUE, error));
       cxr_tensor_replace (&h, z ? cxr_op_add (tape, h, z, error) : NULL);
     }
-  if ((last = norm (m, tape, h, "layernorm", c->eps, error)) == NULL ||
+  if ((last = cxr_model_layer_norm (m, tape, h, "layernorm", c->eps, error)) == NULL ||
       (first = cxr_op_slice (tape, last, 1, 0, 1, error)) == NULL ||
       (pooled = cxr_op_reshape (tape, first, (const gint64[]) { n, c->hidden }, 2, error)) == NULL)
     return NULL;
-  cxr_tensor_replace (&pooled, linear (m, tape, pooled, "pooler.dense", TRUE, error));
+  cxr_tensor_replace (&pooled, cxr_model_linear (m, tape, pooled, "pooler.dense", TRUE, error));
   cxr_tensor_replace (&pooled, pooled ? cxr_op_tanh (tape, pooled, error) : NULL);
   if (pooled && last_hidden_state)
     *last_hidden_state = g_steal_pointer (&last);

@@ -945,7 +945,6 @@ cxr_sd_unet_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **er
 {
   CxrSdUnet *self = CXR_SD_UNET (model);
   g_autoptr (CxrTensor) sample = NULL, ctx = NULL, t = NULL, out = NULL;
-  CxrTensor *raw_t = g_hash_table_lookup (inputs, "timestep");
   gint64 n;
   GHashTable *outputs;
 
@@ -963,29 +962,8 @@ cxr_sd_unet_run (CxrModel *model, CxrTape *tape, GHashTable *inputs, GError **er
                    self->c.cross_dim);
       return NULL;
     }
-  /* one timestep for all, or one per sample */
-  if (cxr_tensor_get_numel (raw_t) == 1 && n > 1)
-    {
-      g_autoptr (CxrTensor) one = cxr_tensor_to_dtype (raw_t, CXR_DTYPE_F32, error);
-      if (one == NULL)
-        return NULL;
-      t = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { n }, 1);
-      cxr_tensor_fill (t, *(const gfloat *) cxr_tensor_get_data (one));
-    }
-  else if (cxr_tensor_get_numel (raw_t) == n)
-    {
-      g_autoptr (CxrTensor) flat = cxr_tensor_contiguous (raw_t);
-      t = cxr_tensor_reshape (flat, (const gint64[]) { n }, 1, error);
-      if (t == NULL)
-        return NULL;
-    }
-  else
-    {
-      g_autofree gchar *what = cxr_tensor_describe (raw_t);
-      g_set_error (error, CXR_MODEL_ERROR, CXR_MODEL_ERROR_INPUT, "sd-unet: timestep is %s; one, or one per sample "
-                   "(%" G_GINT64_FORMAT "), expected", what, n);
-      return NULL;
-    }
+  if ((t = cxr_model_take_timesteps (model, inputs, "timestep", n, error)) == NULL)
+    return NULL;
   if ((out = cxr_sd_unet_forward (self, tape, sample, t, ctx, error)) == NULL)
     return NULL;
   outputs = cxr_model_new_tensor_table ();
