@@ -306,6 +306,29 @@ test_jpeg_eighth (void)
       if (own)
         g_assert_cmpuint (taken, >, 100);
     }
+  /* A Huffman table with more codes of a length than the length holds
+   * (three of one bit, the count taken from the longest codes, so the
+   * segment still adds up): libjpeg's error, and no write past the table
+   * (ASan and UBSan watch in CI) */
+  {
+    gsize length;
+    g_autofree guint8 *data = write_jpeg (PLAIN, 64, 64, 3, &length);
+    guint8 *counts = NULL;
+
+    for (gsize at = 2; at + 21 < length && counts == NULL; at++)
+      if (data[at] == 0xFF && data[at + 1] == 0xC4)
+        counts = data + at + 5;  /* after the marker, the length and the class/id byte */
+    g_assert_nonnull (counts);
+    for (guint l = 16, moved = 0; l > 1 && moved < 3; l--)
+      while (counts[l - 1] > 0 && moved < 3)
+        {
+          counts[l - 1]--;
+          counts[0]++;
+          moved++;
+        }
+    g_assert_cmpuint (counts[0], >=, 3);
+    g_assert_false (assert_same_eighth (data, length, 8));
+  }
 }
 
 static void

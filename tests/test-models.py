@@ -45,6 +45,7 @@ FIXTURES = [
     ("vit-prior", "vit.py", "prior", "1e-5"),
     ("uvit", "uvit.py", "uvit", "1e-5"),
     ("uvit", "uvit.py", "uvit-mlp", "1e-5"),
+    ("uvit", "uvit.py", "uvit-recompute", "1e-5"),
 ]
 
 
@@ -337,5 +338,20 @@ with tempfile.TemporaryDirectory() as tmp:
         check(f"model bench{' --train' if train else ''} on random weights reports time, GFLOP/s and memory",
               r.returncode == 0 and result.get("median_ms", 0) > 0 and result.get("gflops", 0) > 0 and
               result.get("peak_bytes", 0) > 0 and result.get("train") is train, r.stdout + r.stderr)
+
+    # activation recomputation (U-ViT's use_checkpoint): a training step
+    # keeps the blocks' inputs only (the gradients: the uvit-recompute
+    # fixture above)
+    peaks = {}
+    for recompute in (False, True):
+        cfg = {"img_size": 16, "in_chans": 4, "patch_size": 2, "embed_dim": 64, "depth": 8, "num_heads": 4,
+               "clip_dim": 16, "num_clip_token": 8, "use_checkpoint": recompute}
+        with open(f"{tmp}/uvit-memory-{recompute}.json", "w") as fp:
+            json.dump(cfg, fp)
+        r = cxrgen("model", "bench", "uvit", "--config", f"{tmp}/uvit-memory-{recompute}.json", "--batch", "8",
+                   "--repeat", "1", "--train", "--json")
+        peaks[recompute] = json.loads(r.stdout)["peak_bytes"] if r.returncode == 0 else 0
+    check(f"U-ViT with use_checkpoint trains in less memory: peak {peaks[False] / 2**20:.1f} MiB -> "
+          f"{peaks[True] / 2**20:.1f} MiB", 0 < peaks[True] < 0.5 * peaks[False], str(peaks))
 
 finish()

@@ -278,6 +278,92 @@ test_tape_rules (void)
   cxr_tensor_unref (loss);
 }
 
+/* checkpoint: tanh (x * w) + x, with w a parameter the piece reads */
+static guint piece_runs, piece_frees;
+
+static CxrTensor *
+piece (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+{
+  g_autoptr (CxrTensor) y = cxr_op_mul (tape, inputs[0], data, error), t = NULL;
+
+  piece_runs++;
+  t = y ? cxr_op_tanh (tape, y, error) : NULL;
+  return t ? cxr_op_add (tape, t, inputs[n_inputs - 1], error) : NULL;
+}
+
+static void
+piece_free (gpointer data)
+{
+  piece_frees++;
+  cxr_tensor_unref (data);
+}
+
+static void
+test_checkpoint (void)
+{
+  const gint64 shape[] = { 5 };
+  g_autoptr (CxrTensor) x = randn (shape, 1, 3), w = randn (shape, 1, 4);
+  gfloat plain_x[5], plain_w[5];
+
+  cxr_tensor_set_requires_grad (x, TRUE);
+  cxr_tensor_set_requires_grad (w, TRUE);
+  /* the gradients of the piece on the tape, then recomputed */
+  for (guint recompute = 0; recompute < 2; recompute++)
+    {
+      g_autoptr (CxrTape) tape = cxr_tape_new ();
+      g_autoptr (CxrTensor) out = NULL, loss = NULL;
+
+      piece_runs = piece_frees = 0;
+      if (recompute)
+        {
+          out = cxr_tape_checkpoint (tape, piece, cxr_tensor_ref (w), piece_free, (CxrTensor *[]) { x }, 1, NULL);
+          g_assert_cmpuint (cxr_tape_get_n_nodes (tape), ==, 1);  /* one node for the piece */
+        }
+      else
+        out = piece (tape, (CxrTensor *[]) { x }, 1, w, NULL);
+      loss = cxr_op_sum (tape, out, NULL);
+      g_assert_true (cxr_tape_backward (tape, loss, NULL));
+      g_assert_cmpuint (piece_runs, ==, recompute ? 2 : 1);  /* again in backward */
+      for (guint i = 0; i < 5; i++)
+        if (!recompute)
+          {
+            plain_x[i] = ((gfloat *) cxr_tensor_get_data (cxr_tensor_get_grad (x)))[i];
+            plain_w[i] = ((gfloat *) cxr_tensor_get_data (cxr_tensor_get_grad (w)))[i];
+          }
+        else
+          {
+            g_assert_cmpfloat (((gfloat *) cxr_tensor_get_data (cxr_tensor_get_grad (x)))[i], ==, plain_x[i]);
+            g_assert_cmpfloat (((gfloat *) cxr_tensor_get_data (cxr_tensor_get_grad (w)))[i], ==, plain_w[i]);
+          }
+      cxr_tensor_set_grad (x, NULL);
+      cxr_tensor_set_grad (w, NULL);
+      g_clear_object (&tape);
+      g_assert_cmpuint (piece_frees, ==, recompute ? 1 : 0);  /* the data goes with the tape */
+    }
+  /* inputs that need no gradient: still recorded, for the parameter */
+  {
+    g_autoptr (CxrTensor) c = randn (shape, 1, 5), out = NULL, loss = NULL;
+    g_autoptr (CxrTape) tape = cxr_tape_new ();
+
+    out = cxr_tape_checkpoint (tape, piece, cxr_tensor_ref (w), piece_free, (CxrTensor *[]) { c }, 1, NULL);
+    loss = cxr_op_sum (tape, out, NULL);
+    g_assert_true (cxr_tape_backward (tape, loss, NULL));
+    g_assert_nonnull (cxr_tensor_get_grad (w));
+    g_assert_null (cxr_tensor_get_grad (c));
+    cxr_tensor_set_grad (w, NULL);
+  }
+  /* no tape: it runs once and lets go of its data */
+  {
+    g_autoptr (CxrTensor) out = NULL;
+
+    piece_runs = piece_frees = 0;
+    out = cxr_tape_checkpoint (NULL, piece, cxr_tensor_ref (w), piece_free, (CxrTensor *[]) { x }, 1, NULL);
+    g_assert_nonnull (out);
+    g_assert_cmpuint (piece_runs, ==, 1);
+    g_assert_cmpuint (piece_frees, ==, 1);
+  }
+}
+
 static void
 test_bad_inputs (void)
 {
@@ -421,6 +507,7 @@ main (int argc, char **argv)
     }
   g_test_add_func ("/ops/finite-difference/max-pool", test_max_pool_fd);
   g_test_add_func ("/ops/tape-rules", test_tape_rules);
+  g_test_add_func ("/ops/checkpoint", test_checkpoint);
   g_test_add_func ("/ops/bad-inputs", test_bad_inputs);
   g_test_add_func ("/ops/philox", test_philox);
   g_test_add_func ("/ops/expf", test_expf);

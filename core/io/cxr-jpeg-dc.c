@@ -117,7 +117,8 @@ huffman_table_build (HuffmanTable *table, const HuffmanSpec *spec, gboolean is_d
           guint run = symbol >> 4, size = symbol & 15;
           guint32 entry;
 
-          if (is_dc && symbol > 15)
+          /* codes of a length run out before the all-ones one */
+          if (code + 1 >= 1u << length || (is_dc && symbol > 15))
             return FALSE;
           if (length > LOOKUP_BITS)
             continue;

@@ -111,6 +111,8 @@ struct _CxrNode {
   CxrTensor *saved[4];  /* referenced; what backward needs besides in/out */
   gdouble f[4];         /* float arguments */
   gint64 i[8];          /* integer arguments */
+  gpointer data;        /* anything else, freed with destroy */
+  GDestroyNotify destroy;
 };
 
 gboolean _cxr_tape_wants (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs);

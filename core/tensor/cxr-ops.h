@@ -22,6 +22,26 @@ void cxr_tape_reset (CxrTape *self);
 guint cxr_tape_get_n_nodes (CxrTape *self);
 
 /**
+ * CxrCheckpointFunc:
+ * @tape: (nullable): where to record, or %NULL
+ * @inputs: (array length=n_inputs): the inputs
+ * @n_inputs: their number
+ * @user_data: the data given to cxr_tape_checkpoint()
+ * @error: return location for a #GError
+ *
+ * A piece of a forward pass that cxr_tape_checkpoint() runs twice: its
+ * ops and parameters must be the same both times (no fresh randomness).
+ *
+ * Returns: (transfer full) (nullable): its output
+ */
+typedef CxrTensor *(*CxrCheckpointFunc) (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs,
+                                         gpointer user_data, GError **error);
+
+CxrTensor *cxr_tape_checkpoint (CxrTape *tape, CxrCheckpointFunc func, gpointer user_data,
+                                GDestroyNotify destroy, CxrTensor *const *inputs, guint n_inputs,
+                                GError **error);
+
+/**
  * CxrGeluApproximation:
  * @CXR_GELU_ERF: the exact GELU, x * Phi(x), with erf
  * @CXR_GELU_TANH: the tanh approximation

@@ -4,6 +4,8 @@
 
 #include "cxr-ops-private.h"
 
+#include <string.h>
+
 #ifdef _OPENMP
 #include <omp.h>
 #endif
@@ -46,6 +48,8 @@ node_free (gpointer data)
   g_ptr_array_unref (node->in);
   for (guint i = 0; i < G_N_ELEMENTS (node->saved); i++)
     g_clear_pointer (&node->saved[i], cxr_tensor_unref);
+  if (node->destroy != NULL)
+    node->destroy (node->data);
   /* An intermediate's gradient goes with the step. */
   cxr_tensor_set_grad (node->out, NULL);
   cxr_tensor_unref (node->out);
@@ -173,6 +177,26 @@ _cxr_check_shape_equal (CxrTensor *a, CxrTensor *b, const gchar *op, GError **er
   return FALSE;
 }
 
+/* Runs @self backward from @from, whose gradient is @grad, or 1 for a
+ * loss when @grad is NULL. */
+static void
+run_backward (CxrTape *self, CxrTensor *from, CxrTensor *grad)
+{
+  /* Fresh gradients for the intermediates of this pass. */
+  for (guint i = 0; i < self->nodes->len; i++)
+    cxr_tensor_set_grad (((CxrNode *) g_ptr_array_index (self->nodes, i))->out, NULL);
+  if (grad == NULL)
+    _cxr_grad (from)[0] = 1.0f;
+  else
+    memcpy (_cxr_grad (from), cxr_tensor_get_data (grad), (gsize) cxr_tensor_get_numel (from) * sizeof (gfloat));
+  for (guint i = self->nodes->len; i > 0; i--)
+    {
+      CxrNode *node = g_ptr_array_index (self->nodes, i - 1);
+      if (cxr_tensor_get_grad (node->out) != NULL)
+        node->backward (node);
+    }
+}
+
 /**
  * cxr_tape_backward:
  * @self: a tape
@@ -204,17 +228,136 @@ cxr_tape_backward (CxrTape *self, CxrTensor *loss, GError **error)
                    "gradient");
       return FALSE;
     }
-  /* Fresh gradients for the intermediates of this pass. */
-  for (guint i = 0; i < self->nodes->len; i++)
-    cxr_tensor_set_grad (((CxrNode *) g_ptr_array_index (self->nodes, i))->out, NULL);
-  _cxr_grad (loss)[0] = 1.0f;
-  for (guint i = self->nodes->len; i > 0; i--)
-    {
-      CxrNode *node = g_ptr_array_index (self->nodes, i - 1);
-      if (cxr_tensor_get_grad (node->out) != NULL)
-        node->backward (node);
-    }
+  run_backward (self, loss, NULL);
   return TRUE;
+}
+
+/* ----------------------------------------------------- recomputation */
+
+typedef struct {
+  CxrCheckpointFunc func;
+  gpointer user_data;
+  GDestroyNotify destroy;
+} Checkpoint;
+
+static void
+checkpoint_free (gpointer data)
+{
+  Checkpoint *c = data;
+
+  if (c->destroy != NULL)
+    c->destroy (c->user_data);
+  g_free (c);
+}
+
+/* The piece again, recorded on a tape of its own from stand-ins for its
+ * inputs, and that tape run backward from the output's gradient: the
+ * parameters' gradients add up where they always do, the stand-ins'
+ * are added to the inputs'. */
+static void
+checkpoint_backward (CxrNode *node)
+{
+  Checkpoint *c = node->data;
+  g_autoptr (CxrTape) tape = cxr_tape_new ();
+  g_autoptr (GPtrArray) stand_ins = g_ptr_array_new_with_free_func ((GDestroyNotify) cxr_tensor_unref);
+  g_autoptr (CxrTensor) out = NULL;
+  g_autoptr (GError) error = NULL;
+
+  for (guint i = 0; i < node->in->len; i++)
+    {
+      CxrTensor *input = g_ptr_array_index (node->in, i);
+      guint ndim = 0;
+      const gint64 *shape = cxr_tensor_get_shape (input, &ndim);
+      CxrTensor *stand_in = cxr_tensor_reshape (input, shape, ndim, NULL);  /* a view: the same values */
+
+      cxr_tensor_set_requires_grad (stand_in, cxr_tensor_get_requires_grad (input));
+      g_ptr_array_add (stand_ins, stand_in);
+    }
+  out = c->func (tape, (CxrTensor *const *) stand_ins->pdata, stand_ins->len, c->user_data, &error);
+  if (out == NULL || !cxr_tensor_get_requires_grad (out))
+    {
+      g_critical ("a checkpointed piece failed when run again: %s", error ? error->message : "no gradient");
+      return;
+    }
+  run_backward (tape, out, cxr_tensor_get_grad (node->out));
+  for (guint i = 0; i < node->in->len; i++)
+    {
+      CxrTensor *input = g_ptr_array_index (node->in, i);
+      CxrTensor *grad = cxr_tensor_get_grad (g_ptr_array_index (stand_ins, i));
+      gfloat *to = _cxr_grad (input);
+
+      if (to != NULL && grad != NULL)
+        {
+          const gfloat *from = cxr_tensor_get_data (grad);
+          for (gint64 k = 0; k < cxr_tensor_get_numel (input); k++)
+            to[k] += from[k];
+        }
+    }
+}
+
+/**
+ * cxr_tape_checkpoint:
+ * @tape: (nullable): where to record, or %NULL
+ * @func: (scope notified) (closure user_data) (destroy destroy): the piece of
+ *   the forward pass
+ * @user_data: its data
+ * @destroy: (nullable): frees @user_data when the tape no longer needs it
+ * @inputs: (array length=n_inputs): its inputs (contiguous)
+ * @n_inputs: their number
+ * @error: return location for a #GError
+ *
+ * Activation recomputation (gradient checkpointing): runs @func without
+ * recording, so none of its intermediate tensors outlive it, and records
+ * one node in their place; tape backward runs @func again, recorded on a
+ * tape of its own, and backward through it, one piece at a time. A
+ * transformer's blocks cost a second forward pass and keep only their
+ * inputs. The gradients are those of an ordinary pass (up to the order
+ * of float additions). Without a tape,
+ * @func just runs.
+ *
+ * Returns: (transfer full) (nullable): the output of @func
+ */
+CxrTensor *
+cxr_tape_checkpoint (CxrTape *tape, CxrCheckpointFunc func, gpointer user_data, GDestroyNotify destroy,
+                     CxrTensor *const *inputs, guint n_inputs, GError **error)
+{
+  CxrTensor *out;
+  CxrNode *node;
+  Checkpoint *c;
+
+  g_return_val_if_fail (func != NULL, NULL);
+  for (guint i = 0; i < n_inputs; i++)
+    if (!_cxr_check_input (inputs[i], "checkpoint", "an input", error))
+      {
+        if (destroy != NULL)
+          destroy (user_data);
+        return NULL;
+      }
+  out = func (NULL, inputs, n_inputs, user_data, error);
+  if (tape == NULL || out == NULL)
+    {
+      if (destroy != NULL)
+        destroy (user_data);
+      return out;
+    }
+  /* recorded whether or not an input needs a gradient: the parameters
+   * inside do */
+  node = g_new0 (CxrNode, 1);
+  node->name = "checkpoint";
+  node->backward = checkpoint_backward;
+  node->out = cxr_tensor_ref (out);
+  node->in = g_ptr_array_new_with_free_func (tensor_unref0);
+  for (guint i = 0; i < n_inputs; i++)
+    g_ptr_array_add (node->in, cxr_tensor_ref (inputs[i]));
+  c = g_new0 (Checkpoint, 1);
+  c->func = func;
+  c->user_data = user_data;
+  c->destroy = destroy;
+  node->data = c;
+  node->destroy = checkpoint_free;
+  cxr_tensor_set_requires_grad (out, TRUE);
+  g_ptr_array_add (tape->nodes, node);
+  return out;
 }
 
 /**

@@ -28,7 +28,9 @@
  * converted to safetensors (tools/pth-to-safetensors.py). config.json
  * holds its constructor's arguments: img_size, in_chans, patch_size,
  * embed_dim, depth, num_heads, mlp_ratio, qkv_bias, mlp_time_embed,
- * clip_dim, num_clip_token, conv, skip. Built in: U-ViT-S/2 for 4x32x32
+ * clip_dim, num_clip_token, conv, skip, and use_checkpoint: with it,
+ * training recomputes each block's activations in the backward pass
+ * instead of keeping them (cxr_tape_checkpoint()). Built in: U-ViT-S/2 for 4x32x32
  * latents (256x256 images) with the paper's context of 77 CLIP tokens and
  * the reference image's (78). Inputs: sample [N, C, S, S], timestep (one,
  * or one per sample), encoder_hidden_states [N, num_clip_token, clip_dim];
@@ -37,7 +39,7 @@
 
 typedef struct {
   guint image, channels, patch, width, depth, heads, hidden, context_width, context_tokens;
-  gboolean qkv_bias, time_mlp, conv, skip;
+  gboolean qkv_bias, time_mlp, conv, skip, recompute;
 } UvitConfig;
 
 struct _CxrUvit {
@@ -49,7 +51,7 @@ static void cxr_uvit_role_init (CxrDenoiserInterface *iface);
 G_DEFINE_FINAL_TYPE_WITH_CODE (CxrUvit, cxr_uvit, CXR_TYPE_MODEL,
                                G_IMPLEMENT_INTERFACE (CXR_TYPE_DENOISER, cxr_uvit_role_init))
 
-static const gchar *const uvit_known[] = { "_class_name", "name", "qk_scale", "use_checkpoint", NULL };
+static const gchar *const uvit_known[] = { "_class_name", "name", "qk_scale", NULL };
 
 static gboolean
 add_block (CxrModel *m, const UvitConfig *c, const gchar *base, gboolean skip, GError **error)
@@ -89,6 +91,7 @@ cxr_uvit_configure (CxrModel *model, CxrConfig *config, GError **error)
   c->context_tokens = (guint) cxr_config_get_int (config, "num_clip_token", 77);
   c->conv = cxr_config_get_boolean (config, "conv", TRUE);
   c->skip = cxr_config_get_boolean (config, "skip", TRUE);
+  c->recompute = cxr_config_get_boolean (config, "use_checkpoint", FALSE);
   cxr_config_ignore (config, uvit_known);
   /* timm's Mlp: int (dim * mlp_ratio) */
   c->hidden = (guint) (c->width * ratio);
@@ -203,6 +206,49 @@ block (Ctx *x, const UvitConfig *c, CxrTensor *in, const gchar *base, CxrTensor 
   return add_to (x, h, z);
 }
 
+/* use_checkpoint: a block recorded as one piece that the backward pass
+ * runs again (cxr_tape_checkpoint), so that training keeps only the
+ * blocks' inputs */
+typedef struct {
+  CxrUvit *self;
+  gchar *base;
+} BlockCall;
+
+static void
+block_call_free (gpointer data)
+{
+  BlockCall *b = data;
+
+  g_object_unref (b->self);
+  g_free (b->base);
+  g_free (b);
+}
+
+static CxrTensor *
+block_piece (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+{
+  BlockCall *b = data;
+  Ctx x = { CXR_MODEL (b->self), tape, error };
+
+  return block (&x, &b->self->c, cxr_tensor_ref (inputs[0]), b->base, n_inputs > 1 ? inputs[1] : NULL);
+}
+
+/* A block, recomputed in the backward pass or not. Takes @in. */
+static CxrTensor *
+run_block (Ctx *x, CxrUvit *self, CxrTensor *in, const gchar *base, CxrTensor *skip)
+{
+  g_autoptr (CxrTensor) h = in;
+  BlockCall *b;
+
+  if (h == NULL || !self->c.recompute || x->tape == NULL)
+    return block (x, &self->c, g_steal_pointer (&h), base, skip);
+  b = g_new (BlockCall, 1);
+  b->self = g_object_ref (self);
+  b->base = g_strdup (base);
+  return cxr_tape_checkpoint (x->tape, block_piece, b, block_call_free, (CxrTensor *[]) { h, skip }, skip ? 2 : 1,
+                              x->error);
+}
+
 /**
  * cxr_uvit_forward:
  * @self: a prepared U-ViT
@@ -257,17 +303,17 @@ cxr_uvit_forward (CxrUvit *self, CxrTape *tape, CxrTensor *sample, CxrTensor *ti
   for (guint i = 0; i < c->depth / 2 && h; i++)
     {
       g_autofree gchar *base = g_strdup_printf ("in_blocks.%u", i);
-      h = block (&x, c, g_steal_pointer (&h), base, NULL);
+      h = run_block (&x, self, g_steal_pointer (&h), base, NULL);
       if (h != NULL)
         g_ptr_array_add (skips, cxr_tensor_ref (h));
     }
   if (h != NULL)
-    h = block (&x, c, g_steal_pointer (&h), "mid_block", NULL);
+    h = run_block (&x, self, g_steal_pointer (&h), "mid_block", NULL);
   for (guint i = 0; i < c->depth / 2 && h; i++)
     {
       g_autofree gchar *base = g_strdup_printf ("out_blocks.%u", i);
       g_autoptr (CxrTensor) skip = c->skip ? g_ptr_array_steal_index (skips, skips->len - 1) : NULL;
-      h = block (&x, c, g_steal_pointer (&h), base, skip);
+      h = run_block (&x, self, g_steal_pointer (&h), base, skip);
     }
   cxr_tensor_replace (&h, norm (&x, h, "norm"));
   cxr_tensor_replace (&h, linear (&x, h, "decoder_pred", TRUE));

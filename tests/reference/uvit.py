@@ -3,7 +3,7 @@
 # skips, unpatchify, final convolution) in plain PyTorch, written from the
 # architecture with its parameter names, in tiny configurations, to make
 # fixtures for `cxrgen model run`.
-#   /usr/bin/python3 tests/reference/uvit.py uvit|uvit-mlp DIR
+#   /usr/bin/python3 tests/reference/uvit.py uvit|uvit-mlp|uvit-recompute DIR
 import math
 import sys
 
@@ -18,6 +18,8 @@ UVIT = {"_class_name": "UViT", "img_size": 8, "in_chans": 4, "patch_size": 2, "e
         "num_clip_token": 5, "conv": True, "skip": True}
 # the other switches: a time MLP, biased qkv, no final convolution, odd depth
 UVIT_MLP = dict(UVIT, mlp_time_embed=True, qkv_bias=True, conv=False, depth=3, mlp_ratio=1.5)
+# activation recomputation: the same network, the same gradients
+UVIT_RECOMPUTE = dict(UVIT, use_checkpoint=True)
 
 
 def shapes(cfg):
@@ -111,7 +113,7 @@ def forward(cfg):
 
 
 def main(kind, folder):
-    cfg = {"uvit": UVIT, "uvit-mlp": UVIT_MLP}[kind]
+    cfg = {"uvit": UVIT, "uvit-mlp": UVIT_MLP, "uvit-recompute": UVIT_RECOMPUTE}[kind]
     g = torch.Generator().manual_seed(17)
     params = random_params(shapes(cfg), 61)
     inputs = {"sample": torch.randn(2, 4, 8, 8, generator=g), "timestep": torch.tensor([10, 731]),
