@@ -404,6 +404,26 @@ test_broken_files (void)
           g_assert_true (g_str_has_prefix (error->message, "x.dcm"));
         g_clear_error (&error);
       }
+    /* an element that claims more bytes than the file has (DCMTK would
+     * allocate them first): an error that names it */
+    gsize pixel_data = 0;
+    for (gsize at = 132; at + 12 <= length && pixel_data == 0; at++)
+      if (memcmp (data + at, "\xe0\x7f\x10\x00OW", 6) == 0)
+        {
+          pixel_data = at;
+          g_autofree gchar *copy = g_memdup2 (data, length);
+          g_autoptr (GBytes) bytes = NULL;
+          g_autoptr (CxrImage) decoded = NULL;
+
+          memcpy (copy + at + 8, "\xf0\xff\xff\x7f", 4);  /* 2 GiB of pixel data */
+          bytes = g_bytes_new_take (g_steal_pointer (&copy), length);
+          decoded = cxr_image_load_from_bytes (bytes, "x.dcm", 0, &error);
+          g_assert_null (decoded);
+          g_assert_nonnull (strstr (error->message, "x.dcm: not a readable DICOM file: element (7FE0,0010) at byte"));
+          g_assert_nonnull (strstr (error->message, "claims 2147483632 bytes"));
+          g_clear_error (&error);
+        }
+    g_assert_cmpuint (pixel_data, >, 0);
     for (guint k = 0; k < 200; k++)
       {
         g_autofree gchar *copy = g_memdup2 (data, length);

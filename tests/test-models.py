@@ -35,6 +35,7 @@ FIXTURES = [
     ("clip-vision", "clip.py", "vision", "1e-5"),
     ("clip-vision", "clip.py", "whole", "1e-5"),
     ("sd-unet", "sd.py", "unet", "1e-5"),
+    ("sd-unet --set gradient-checkpointing=true", "sd.py", "unet", "1e-5"),
     ("sd-vae", "sd.py", "vae", "1e-5"),
     ("sd-vae", "sd.py", "vae-old", "1e-5"),
     ("bart", "bart.py", "tied", "1e-5"),
@@ -353,5 +354,13 @@ with tempfile.TemporaryDirectory() as tmp:
         peaks[recompute] = json.loads(r.stdout)["peak_bytes"] if r.returncode == 0 else 0
     check(f"U-ViT with use_checkpoint trains in less memory: peak {peaks[False] / 2**20:.1f} MiB -> "
           f"{peaks[True] / 2**20:.1f} MiB", 0 < peaks[True] < 0.5 * peaks[False], str(peaks))
+    unet = folders.get(("sd.py", "unet"))
+    if unet is not None:
+        for recompute in (False, True):
+            r = cxrgen("model", "bench", "sd-unet", "--config", f"{unet}/config.json", "--batch", "4", "--repeat", "1",
+                       "--train", "--json", "--set", f"gradient-checkpointing={'true' if recompute else 'false'}")
+            peaks[recompute] = json.loads(r.stdout)["peak_bytes"] if r.returncode == 0 else 0
+        check(f"the UNet with gradient-checkpointing trains in less memory: peak {peaks[False] / 2**20:.1f} MiB -> "
+              f"{peaks[True] / 2**20:.1f} MiB", 0 < peaks[True] < 0.6 * peaks[False], str(peaks))
 
 finish()

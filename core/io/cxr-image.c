@@ -330,15 +330,87 @@ decode_jpeg (const guint8 *data, gsize length, const gchar *origin, guint min_si
 /* ----------------------------------------------------------------- DICOM */
 
 /* The values DCMTK renders (cxr-dicom.cc), in an image. */
+/* Whether every element of a DICOM file that states its length fits in
+ * the file: DCMTK allocates an element's value before it reads it, so a
+ * length of 3 GB in a file of 1 kB would be asked for. A walk over the
+ * elements (PS3.5 7.1): a value of defined length is skipped once it fits,
+ * one of undefined length (a sequence, an item, encapsulated pixel data)
+ * is walked into. Little-endian syntaxes only; the rest, and what follows
+ * a deflated data set, is left to DCMTK. */
+static gboolean
+dicom_lengths_fit (const guint8 *data, gsize length, const gchar *origin, GError **error)
+{
+  static const gchar long_vrs[][3] = { "OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV" };
+  gsize at = length >= 132 && memcmp (data + 128, "DICM", 4) == 0 ? 132 : 0;
+  /* with no meta group, a data set in implicit VR starts as one */
+  gboolean explicit_vr = at > 0 || (length >= 6 && g_ascii_isupper (data[4]) && g_ascii_isupper (data[5]));
+
+  while (at + 8 <= length)
+    {
+      guint group = data[at] | data[at + 1] << 8, element = data[at + 2] | data[at + 3] << 8;
+      gboolean explicit_here = explicit_vr || group == 0x0002;
+      guint64 value_length;
+      gsize header = 8;
+
+      if (group == 0xFFFE)  /* items and delimiters: a tag and 4 bytes of length */
+        value_length = (guint32) (data[at + 4] | data[at + 5] << 8 | data[at + 6] << 16 | (guint32) data[at + 7] << 24);
+      else if (explicit_here && g_ascii_isupper (data[at + 4]) && g_ascii_isupper (data[at + 5]))
+        {
+          gboolean long_form = FALSE;
+          for (guint i = 0; i < G_N_ELEMENTS (long_vrs); i++)
+            long_form |= data[at + 4] == long_vrs[i][0] && data[at + 5] == long_vrs[i][1];
+          if (long_form)
+            {
+              if (at + 12 > length)
+                break;
+              header = 12;
+              value_length = (guint32) (data[at + 8] | data[at + 9] << 8 | data[at + 10] << 16 |
+                                        (guint32) data[at + 11] << 24);
+            }
+          else
+            value_length = data[at + 6] | data[at + 7] << 8;
+        }
+      else  /* implicit VR, or no VR where one belongs: DCMTK reads 4 bytes of length then */
+        value_length = (guint32) (data[at + 4] | data[at + 5] << 8 | data[at + 6] << 16 | (guint32) data[at + 7] << 24);
+
+      if (value_length == 0xFFFFFFFF)  /* undefined: its contents follow */
+        {
+          at += header;
+          continue;
+        }
+      if (value_length > length - at - header)
+        {
+          g_set_error (error, CXR_IO_ERROR, CXR_IO_ERROR_PARSE, "%s: not a readable DICOM file: element (%04X,%04X) "
+                       "at byte %" G_GSIZE_FORMAT " claims %" G_GUINT64_FORMAT " bytes, the file has %" G_GSIZE_FORMAT
+                       " after it", origin, group, element, at, value_length, length - at - header);
+          return FALSE;
+        }
+      /* the transfer syntax of what follows the file meta group */
+      if (group == 0x0002 && element == 0x0010)
+        {
+          g_autofree gchar *uid = g_strndup ((const gchar *) data + at + header, value_length);
+          g_strstrip (uid);
+          if (g_str_equal (uid, "1.2.840.10008.1.2"))
+            explicit_vr = FALSE;
+          else if (g_str_equal (uid, "1.2.840.10008.1.2.2") || g_str_equal (uid, "1.2.840.10008.1.2.1.99"))
+            return TRUE;  /* big endian, deflated */
+        }
+      at += header + value_length;
+    }
+  return TRUE;
+}
+
 static CxrImage *
 decode_dicom (const guint8 *data, gsize length, const gchar *origin, gdouble window_center, gdouble window_width,
               GError **error)
 {
   guint width, height, bits;
-  g_autofree gfloat *pixels = cxr_dicom_decode (data, length, origin, window_center, window_width, &width, &height,
-                                                &bits, error);
+  g_autofree gfloat *pixels = NULL;
   CxrImage *image;
 
+  if (!dicom_lengths_fit (data, length, origin, error))
+    return NULL;
+  pixels = cxr_dicom_decode (data, length, origin, window_center, window_width, &width, &height, &bits, error);
   if (pixels == NULL)
     return NULL;
   image = cxr_image_new (width, height, bits);

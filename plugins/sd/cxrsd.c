@@ -34,7 +34,10 @@
  * means it, or num_attention_heads, cross_attention_dim,
  * norm_num_groups, norm_eps, use_linear_projection). Inputs: sample
  * [N, C, H, W], timestep (one, or one per sample), encoder_hidden_states
- * [N, L, D]; output: sample.
+ * [N, L, D]; output: sample. With `gradient-checkpointing` (diffusers'
+ * enable_gradient_checkpointing()), training records each ResNet and
+ * Transformer2D block as one piece the backward pass runs again
+ * (cxr_tape_checkpoint()), so that only the blocks' inputs are kept.
  *
  * `sd-vae` is AutoencoderKL: an encoder (ResNet blocks without time,
  * group norms of eps 1e-6, stride-2 convs padded on the right and bottom
@@ -63,7 +66,10 @@ typedef struct {
 struct _CxrSdUnet {
   CxrModel parent_instance;
   UnetConfig c;
+  gboolean recompute;
 };
+
+enum { UNET_PROP_0, UNET_PROP_GRADIENT_CHECKPOINTING, UNET_N_PROPS };
 
 typedef struct {
   guint in_channels, out_channels, latent_channels, n_blocks, layers, groups;
@@ -669,6 +675,57 @@ transformer (Ctx *c, CxrTensor *x, CxrTensor *context, const gchar *base, guint 
   return add (c, t, x);
 }
 
+/* gradient-checkpointing: a ResNet or Transformer2D block as one piece
+ * of the tape, run again in the backward pass */
+typedef struct {
+  CxrSdUnet *self;
+  gchar *base;
+  guint heads;  /* 0: a ResNet block */
+} UnetPiece;
+
+static void
+unet_piece_free (gpointer data)
+{
+  UnetPiece *p = data;
+
+  g_object_unref (p->self);
+  g_free (p->base);
+  g_free (p);
+}
+
+static CxrTensor *
+unet_piece_run (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+{
+  UnetPiece *p = data;
+  UnetConfig *u = &p->self->c;
+  Ctx c = { CXR_MODEL (p->self), tape, error };
+
+  if (p->heads == 0)
+    return resnet (&c, inputs[0], inputs[1], p->base, u->groups, u->eps);
+  return transformer (&c, inputs[0], inputs[1], p->base, p->heads, u->groups, u->linear_proj);
+}
+
+/* The UNet's block BASE on @x with @other (the time embedding for a
+ * ResNet, heads 0; the context for a Transformer2D), recomputed in the
+ * backward pass under gradient-checkpointing. */
+static CxrTensor *
+unet_block (Ctx *c, CxrSdUnet *self, CxrTensor *x, CxrTensor *other, const gchar *base, guint heads)
+{
+  UnetPiece *p;
+
+  if (x == NULL)
+    return NULL;
+  if (!self->recompute || c->tape == NULL)
+    return unet_piece_run (c->tape, (CxrTensor *[]) { x, other }, 2,
+                           &(UnetPiece) { self, (gchar *) base, heads }, c->error);
+  p = g_new (UnetPiece, 1);
+  p->self = g_object_ref (self);
+  p->base = g_strdup (base);
+  p->heads = heads;
+  return cxr_tape_checkpoint (c->tape, unet_piece_run, p, unet_piece_free, (CxrTensor *[]) { x, other }, 2,
+                              c->error);
+}
+
 /**
  * cxr_sd_unet_forward:
  * @self: a prepared UNet
@@ -709,9 +766,9 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
         {
           g_autofree gchar *r = g_strdup_printf ("down_blocks.%u.resnets.%u", i, j);
           g_autofree gchar *a = g_strdup_printf ("down_blocks.%u.attentions.%u", i, j);
-          cxr_tensor_replace (&h, resnet (&c, h, temb_act, r, u->groups, u->eps));
+          cxr_tensor_replace (&h, unet_block (&c, self, h, temb_act, r, 0));
           if (h && u->down_attn[i])
-            cxr_tensor_replace (&h, transformer (&c, h, context, a, u->heads[i], u->groups, u->linear_proj));
+            cxr_tensor_replace (&h, unet_block (&c, self, h, context, a, u->heads[i]));
           if (h == NULL)
             return NULL;
           g_ptr_array_add (skips, cxr_tensor_ref (h));
@@ -725,11 +782,9 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
           g_ptr_array_add (skips, cxr_tensor_ref (h));
         }
     }
-  cxr_tensor_replace (&h, resnet (&c, h, temb_act, "mid_block.resnets.0", u->groups, u->eps));
-  if (h)
-    cxr_tensor_replace (&h, transformer (&c, h, context, "mid_block.attentions.0", u->heads[n - 1], u->groups, u->linear_proj));
-  if (h)
-    cxr_tensor_replace (&h, resnet (&c, h, temb_act, "mid_block.resnets.1", u->groups, u->eps));
+  cxr_tensor_replace (&h, unet_block (&c, self, h, temb_act, "mid_block.resnets.0", 0));
+  cxr_tensor_replace (&h, unet_block (&c, self, h, context, "mid_block.attentions.0", u->heads[n - 1]));
+  cxr_tensor_replace (&h, unet_block (&c, self, h, temb_act, "mid_block.resnets.1", 0));
   if (h == NULL)
     return NULL;
   for (guint i = 0; i < n; i++)
@@ -742,10 +797,9 @@ cxr_sd_unet_forward (CxrSdUnet *self, CxrTape *tape, CxrTensor *sample, CxrTenso
           g_autoptr (CxrTensor) skip = g_ptr_array_steal_index (skips, skips->len - 1);
           CxrTensor *pair[2] = { h, skip };
           cxr_tensor_replace (&h, cxr_op_concat (tape, pair, 2, 1, error));
-          if (h)
-            cxr_tensor_replace (&h, resnet (&c, h, temb_act, r, u->groups, u->eps));
+          cxr_tensor_replace (&h, unet_block (&c, self, h, temb_act, r, 0));
           if (h && u->up_attn[i])
-            cxr_tensor_replace (&h, transformer (&c, h, context, a, u->heads[block], u->groups, u->linear_proj));
+            cxr_tensor_replace (&h, unet_block (&c, self, h, context, a, u->heads[block]));
           if (h == NULL)
             return NULL;
         }
@@ -1064,9 +1118,37 @@ static const gchar *const vae_aliases[] = { "attentions.0.to_q.", "attentions.0.
                                             "attentions.0.to_out.0.", "attentions.0.proj_attn.", NULL };
 
 static void
+cxr_sd_unet_set_property (GObject *object, guint id, const GValue *value, GParamSpec *pspec)
+{
+  if (id == UNET_PROP_GRADIENT_CHECKPOINTING)
+    CXR_SD_UNET (object)->recompute = g_value_get_boolean (value);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
+cxr_sd_unet_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
+{
+  if (id == UNET_PROP_GRADIENT_CHECKPOINTING)
+    g_value_set_boolean (value, CXR_SD_UNET (object)->recompute);
+  else
+    G_OBJECT_WARN_INVALID_PROPERTY_ID (object, id, pspec);
+}
+
+static void
 cxr_sd_unet_class_init (CxrSdUnetClass *klass)
 {
   CxrModelClass *m = CXR_MODEL_CLASS (klass);
+  GObjectClass *object_class = G_OBJECT_CLASS (klass);
+
+  object_class->set_property = cxr_sd_unet_set_property;
+  object_class->get_property = cxr_sd_unet_get_property;
+  g_object_class_install_property (object_class, UNET_PROP_GRADIENT_CHECKPOINTING,
+                                   g_param_spec_boolean ("gradient-checkpointing", "Gradient checkpointing",
+                                                         "Training keeps only each block's input and runs the block "
+                                                         "again in the backward pass: less memory, one more forward "
+                                                         "pass through the blocks", FALSE,
+                                                         G_PARAM_READWRITE | G_PARAM_STATIC_STRINGS));
 
   m->configure = cxr_sd_unet_configure;
   m->forward = cxr_sd_unet_run;
