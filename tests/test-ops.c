@@ -352,6 +352,21 @@ test_checkpoint (void)
     g_assert_null (cxr_tensor_get_grad (c));
     cxr_tensor_set_grad (w, NULL);
   }
+  /* nothing inside wants a gradient (a frozen network on a tape): the
+   * backward pass runs through it and leaves nothing */
+  {
+    g_autoptr (CxrTensor) frozen = randn (shape, 1, 6), c = randn (shape, 1, 7), out = NULL, both = NULL;
+    g_autoptr (CxrTensor) loss = NULL;
+    g_autoptr (CxrTape) tape = cxr_tape_new ();
+
+    out = cxr_tape_checkpoint (tape, piece, cxr_tensor_ref (frozen), piece_free, (CxrTensor *[]) { c }, 1, NULL);
+    both = cxr_op_mul (tape, out, x, NULL);
+    loss = cxr_op_sum (tape, both, NULL);
+    g_assert_true (cxr_tape_backward (tape, loss, NULL));
+    g_assert_null (cxr_tensor_get_grad (frozen));
+    g_assert_nonnull (cxr_tensor_get_grad (x));
+    cxr_tensor_set_grad (x, NULL);
+  }
   /* no tape: it runs once and lets go of its data */
   {
     g_autoptr (CxrTensor) out = NULL;

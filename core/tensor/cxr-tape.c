@@ -274,11 +274,13 @@ checkpoint_backward (CxrNode *node)
       g_ptr_array_add (stand_ins, stand_in);
     }
   out = c->func (tape, (CxrTensor *const *) stand_ins->pdata, stand_ins->len, c->user_data, &error);
-  if (out == NULL || !cxr_tensor_get_requires_grad (out))
+  if (out == NULL)
     {
-      g_critical ("a checkpointed piece failed when run again: %s", error ? error->message : "no gradient");
+      g_critical ("a checkpointed piece failed when run again: %s", error ? error->message : "no output");
       return;
     }
+  if (!cxr_tensor_get_requires_grad (out))
+    return;  /* nothing in it wants a gradient (a frozen network's piece) */
   run_backward (tape, out, cxr_tensor_get_grad (node->out));
   for (guint i = 0; i < node->in->len; i++)
     {
@@ -312,8 +314,7 @@ checkpoint_backward (CxrNode *node)
  * tape of its own, and backward through it, one piece at a time. A
  * transformer's blocks cost a second forward pass and keep only their
  * inputs. The gradients are those of an ordinary pass (up to the order
- * of float additions). Without a tape,
- * @func just runs.
+ * of float additions). Without a tape, @func just runs.
  *
  * Returns: (transfer full) (nullable): the output of @func
  */
