@@ -954,6 +954,67 @@ cxr_model_layer_norm (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *
   return cxr_op_layer_norm (tape, x, weight, bias, eps, error);
 }
 
+/* a block recorded for recomputation: what runs it again */
+typedef struct {
+  CxrModel *model;
+  CxrModelBlockFunc func;
+  gchar *base;
+  guint arg;
+} BlockCall;
+
+static void
+block_call_free (gpointer data)
+{
+  BlockCall *b = data;
+
+  g_object_unref (b->model);
+  g_free (b->base);
+  g_free (b);
+}
+
+static CxrTensor *
+block_call_run (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+{
+  BlockCall *b = data;
+
+  return b->func (b->model, tape, inputs, n_inputs, b->base, b->arg, error);
+}
+
+/**
+ * cxr_model_run_block: (skip)
+ * @self: a prepared model, in its forward function
+ * @tape: (nullable): where to record
+ * @recompute: whether training recomputes the block (the model's
+ *   gradient checkpointing)
+ * @func: the block
+ * @base: its parameter prefix
+ * @arg: a number for @func
+ * @inputs: (array length=n_inputs): its inputs (contiguous)
+ * @n_inputs: their number
+ * @error: return location for a #GError
+ *
+ * Runs one block of @self: directly, or, with @recompute and a tape, as a
+ * piece of the tape that the backward pass runs again
+ * (cxr_tape_checkpoint()), keeping only the block's inputs.
+ *
+ * Returns: (transfer full) (nullable): the block's output
+ */
+CxrTensor *
+cxr_model_run_block (CxrModel *self, CxrTape *tape, gboolean recompute, CxrModelBlockFunc func, const gchar *base,
+                     guint arg, CxrTensor *const *inputs, guint n_inputs, GError **error)
+{
+  BlockCall *b;
+
+  if (!recompute || tape == NULL)
+    return func (self, tape, inputs, n_inputs, base, arg, error);
+  b = g_new (BlockCall, 1);
+  b->model = g_object_ref (self);
+  b->func = func;
+  b->base = g_strdup (base);
+  b->arg = arg;
+  return cxr_tape_checkpoint (tape, block_call_run, b, block_call_free, inputs, n_inputs, error);
+}
+
 /**
  * cxr_model_take_timesteps:
  * @self: a model, in its forward function

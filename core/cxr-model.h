@@ -107,6 +107,26 @@ CxrTensor *cxr_model_linear (CxrModel *self, CxrTape *tape, CxrTensor *x, const 
                              GError **error);
 CxrTensor *cxr_model_layer_norm (CxrModel *self, CxrTape *tape, CxrTensor *x, const gchar *base, gfloat eps,
                                  GError **error);
+/**
+ * CxrModelBlockFunc:
+ * @model: the model
+ * @tape: (nullable): where to record
+ * @inputs: (array length=n_inputs): the block's inputs
+ * @n_inputs: their number
+ * @base: the block's parameter prefix
+ * @arg: a number the model gives the block (heads, a kind)
+ * @error: return location for a #GError
+ *
+ * One block of a model's forward pass, for cxr_model_run_block().
+ *
+ * Returns: (transfer full) (nullable): its output
+ */
+typedef CxrTensor *(*CxrModelBlockFunc) (CxrModel *model, CxrTape *tape, CxrTensor *const *inputs, guint n_inputs,
+                                         const gchar *base, guint arg, GError **error);
+
+CxrTensor *cxr_model_run_block (CxrModel *self, CxrTape *tape, gboolean recompute, CxrModelBlockFunc func,
+                                const gchar *base, guint arg, CxrTensor *const *inputs, guint n_inputs,
+                                GError **error);
 CxrTensor *cxr_model_take_timesteps (CxrModel *self, GHashTable *inputs, const gchar *name, gint64 n,
                                      GError **error);
 

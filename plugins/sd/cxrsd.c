@@ -675,55 +675,29 @@ transformer (Ctx *c, CxrTensor *x, CxrTensor *context, const gchar *base, guint 
   return add (c, t, x);
 }
 
-/* gradient-checkpointing: a ResNet or Transformer2D block as one piece
- * of the tape, run again in the backward pass */
-typedef struct {
-  CxrSdUnet *self;
-  gchar *base;
-  guint heads;  /* 0: a ResNet block */
-} UnetPiece;
-
-static void
-unet_piece_free (gpointer data)
-{
-  UnetPiece *p = data;
-
-  g_object_unref (p->self);
-  g_free (p->base);
-  g_free (p);
-}
-
+/* A ResNet (heads 0: @inputs are the stream and the time embedding) or
+ * Transformer2D block (the stream and the context) of the UNet */
 static CxrTensor *
-unet_piece_run (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+unet_block_run (CxrModel *model, CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, const gchar *base,
+                guint heads, GError **error)
 {
-  UnetPiece *p = data;
-  UnetConfig *u = &p->self->c;
-  Ctx c = { CXR_MODEL (p->self), tape, error };
+  UnetConfig *u = &CXR_SD_UNET (model)->c;
+  Ctx c = { model, tape, error };
 
-  if (p->heads == 0)
-    return resnet (&c, inputs[0], inputs[1], p->base, u->groups, u->eps);
-  return transformer (&c, inputs[0], inputs[1], p->base, p->heads, u->groups, u->linear_proj);
+  if (heads == 0)
+    return resnet (&c, inputs[0], inputs[1], base, u->groups, u->eps);
+  return transformer (&c, inputs[0], inputs[1], base, heads, u->groups, u->linear_proj);
 }
 
-/* The UNet's block BASE on @x with @other (the time embedding for a
- * ResNet, heads 0; the context for a Transformer2D), recomputed in the
- * backward pass under gradient-checkpointing. */
+/* The UNet's block BASE on @x with @other, recomputed in the backward
+ * pass under gradient-checkpointing. */
 static CxrTensor *
 unet_block (Ctx *c, CxrSdUnet *self, CxrTensor *x, CxrTensor *other, const gchar *base, guint heads)
 {
-  UnetPiece *p;
-
   if (x == NULL)
     return NULL;
-  if (!self->recompute || c->tape == NULL)
-    return unet_piece_run (c->tape, (CxrTensor *[]) { x, other }, 2,
-                           &(UnetPiece) { self, (gchar *) base, heads }, c->error);
-  p = g_new (UnetPiece, 1);
-  p->self = g_object_ref (self);
-  p->base = g_strdup (base);
-  p->heads = heads;
-  return cxr_tape_checkpoint (c->tape, unet_piece_run, p, unet_piece_free, (CxrTensor *[]) { x, other }, 2,
-                              c->error);
+  return cxr_model_run_block (CXR_MODEL (self), c->tape, self->recompute, unet_block_run, base, heads,
+                              (CxrTensor *[]) { x, other }, 2, c->error);
 }
 
 /**

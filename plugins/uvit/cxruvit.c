@@ -206,47 +206,27 @@ block (Ctx *x, const UvitConfig *c, CxrTensor *in, const gchar *base, CxrTensor 
   return add_to (x, h, z);
 }
 
-/* use_checkpoint: a block recorded as one piece that the backward pass
- * runs again (cxr_tape_checkpoint), so that training keeps only the
- * blocks' inputs */
-typedef struct {
-  CxrUvit *self;
-  gchar *base;
-} BlockCall;
-
-static void
-block_call_free (gpointer data)
-{
-  BlockCall *b = data;
-
-  g_object_unref (b->self);
-  g_free (b->base);
-  g_free (b);
-}
-
+/* A block as cxr_model_run_block() calls it: @inputs are the stream
+ * and, in out blocks, the long skip */
 static CxrTensor *
-block_piece (CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, gpointer data, GError **error)
+block_run (CxrModel *model, CxrTape *tape, CxrTensor *const *inputs, guint n_inputs, const gchar *base, guint arg,
+           GError **error)
 {
-  BlockCall *b = data;
-  Ctx x = { CXR_MODEL (b->self), tape, error };
+  Ctx x = { model, tape, error };
 
-  return block (&x, &b->self->c, cxr_tensor_ref (inputs[0]), b->base, n_inputs > 1 ? inputs[1] : NULL);
+  return block (&x, &CXR_UVIT (model)->c, cxr_tensor_ref (inputs[0]), base, n_inputs > 1 ? inputs[1] : NULL);
 }
 
-/* A block, recomputed in the backward pass or not. Takes @in. */
+/* A block, recomputed in the backward pass under use_checkpoint. Takes @in. */
 static CxrTensor *
 run_block (Ctx *x, CxrUvit *self, CxrTensor *in, const gchar *base, CxrTensor *skip)
 {
   g_autoptr (CxrTensor) h = in;
-  BlockCall *b;
 
-  if (h == NULL || !self->c.recompute || x->tape == NULL)
-    return block (x, &self->c, g_steal_pointer (&h), base, skip);
-  b = g_new (BlockCall, 1);
-  b->self = g_object_ref (self);
-  b->base = g_strdup (base);
-  return cxr_tape_checkpoint (x->tape, block_piece, b, block_call_free, (CxrTensor *[]) { h, skip }, skip ? 2 : 1,
-                              x->error);
+  if (h == NULL)
+    return NULL;
+  return cxr_model_run_block (CXR_MODEL (self), x->tape, self->c.recompute, block_run, base, 0,
+                              (CxrTensor *[]) { h, skip }, skip ? 2 : 1, x->error);
 }
 
 /**
