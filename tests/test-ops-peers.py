@@ -222,14 +222,24 @@ case("conv2d 1x7 padding (0, 3)", lambda t, x, w, b: Cxr.op_conv2d_full(t, x, w,
 case("conv2d 3x1 stride 2 padding (1, 0)", lambda t, x, w: Cxr.op_conv2d_full(t, x, w, None, 2, 1, 0),
      lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), [f32(2, 3, 11, 6), f32(4, 3, 3, 1)], bound=1e-4)
 # Sizes past the blocks of the engine's own product (core/tensor/cpu/gemm.c:
-# panels of 14 rows and 32 columns, K in blocks of 256, rows in blocks of
-# 336, columns in blocks of 2048), with partial panels and tiles at the edges.
+# panels of 14 rows and 32 columns, K in blocks of 256, or of up to 4608
+# when the taps are read in place, rows in blocks of 336, columns in blocks
+# of 2048), with partial panels and tiles at the edges.
 case("conv2d 3x3 pad 1, 40 -> 350 channels at 20x37 (blocks of the product)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(2, 40, 20, 37), f32(350, 40, 3, 3), f32(350)], bound=1e-4)
 case("conv2d 3x3 pad 1, 6 -> 20 channels at 30x30, batch 5",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
      [f32(5, 6, 30, 30), f32(20, 6, 3, 3), f32(20)], bound=1e-4)
+# K = 4680 and 5400: two deep blocks of K, with the weights read in place
+# (3 images of 8x8, 96 columns each) and packed (4 images of 12x12, 192
+# columns each); the images of the batch in one product
+case("conv2d 3x3 pad 1, 520 -> 30 channels at 8x8, batch 3 (deep blocks of K, weights in place)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(3, 520, 8, 8), f32(30, 520, 3, 3), f32(30)], bound=1e-4)
+case("conv2d 3x3 pad 1, 600 -> 20 channels at 12x12, batch 4 (deep blocks of K, weights packed)",
+     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
+     [f32(4, 600, 12, 12), f32(20, 600, 3, 3), f32(20)], bound=1e-4)
 # output rows of whole tiles (64 wide): only the real pixels are computed,
 # written straight into the output over the bias; the input's gradient too
 case("conv2d 3x3 pad 1, 40 -> 35 channels at 9x64, batch 2 (rows of whole tiles)",

@@ -143,8 +143,10 @@ struct _CxrGemmOperand {
    * hold CXR_GEMM_MAX_WIDTH readable floats past the last element (a
    * partial tile reads a whole one). */
   const gint64 *rows;
-  /* A only: all of A packed by _cxr_gemm_pack_a() */
+  /* A only: all of A packed by _cxr_gemm_pack_a(), in blocks of K of
+   * packed_depth */
   const gfloat *packed;
+  gint64 packed_depth;
   /* A only, plain row-major: read in place, not packed, however wide B
    * is (by default only for at most two tiles of columns) */
   gboolean in_place;
@@ -153,7 +155,9 @@ struct _CxrGemmOperand {
   const gfloat *row_bias;
 };
 
-/* The most K one pack call is asked for, and the widest panel. */
+/* The most K one pack call of B, or of A when B is packed, is asked for
+ * (an A that serves a B read in place may be packed in deeper blocks, of
+ * up to 4608: _cxr_gemm_depth()), and the widest panel. */
 #define CXR_GEMM_KC 256
 #define CXR_GEMM_MAX_WIDTH 32
 
@@ -164,7 +168,8 @@ CxrGemmOperand _cxr_gemm_operand_strided (const gfloat *data, CxrGemmAxis outer,
 CxrTensor *_cxr_tensor_new_uninitialized (CxrDType dtype, const gint64 *shape, guint ndim);
 CxrTensor *_cxr_tensor_new_uninitialized_like (CxrTensor *x);
 gboolean _cxr_gemm_available (void);
-CxrTensor *_cxr_gemm_pack_a (gint64 m, gint64 k, const CxrGemmOperand *a);
+gint64 _cxr_gemm_depth (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *b);
+CxrTensor *_cxr_gemm_pack_a (gint64 m, gint64 k, gint64 depth, const CxrGemmOperand *a);
 
 gboolean _cxr_in_parallel (void);
 void _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmOperand *b, gfloat *c,

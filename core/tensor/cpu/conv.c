@@ -310,24 +310,32 @@ conv_forward_gemm_with (const ConvDims *d, const gfloat *x, const CxrGemmOperand
        * When a tile of columns (32 pixels) stays inside an output row
        * (wo a multiple of 32: SD's 32x32 latents, the VAE's images), the
        * product takes only the real pixels, p = yy * wp + xx for xx < wo
-       * (B's columns in blocks of wo, wp apart), and writes the output
-       * itself. Otherwise it computes the columns xx >= wo too, into a
-       * wide buffer, and drops them when copying out. */
+       * (B's columns in blocks of wo, wp apart), one image at a time, and
+       * writes the output itself. Otherwise (SD's 16x16 and 8x8 layers) it
+       * computes the columns xx >= wo too, and up to a whole tile past the
+       * image's last pixel, for all the images of the batch in one product
+       * (B's columns in blocks of one image's, so the weights are read once
+       * for the batch, not once per image: batch 2 of 1280 channels at 8x8
+       * ran 1.38x PyTorch's time one image at a time) into a wide buffer,
+       * and drops them when copying out. */
       gint64 hp = d->h + 2 * d->pad_h, wp = d->w + 2 * d->pad_w;
       gboolean rows_whole = d->wo % CXR_GEMM_MAX_WIDTH == 0;
-      gint64 n_cols = rows_whole ? hw : d->ho * wp;
+      gint64 tile = CXR_GEMM_MAX_WIDTH, n_cols = rows_whole ? hw : (d->ho * wp + tile - 1) / tile * tile;
+      gint64 n_padded = rows_whole ? 1 : d->n;
       g_autofree gint64 *rows = g_new (gint64, k);
-      /* the dropped columns of the last row read up to kw - 1 floats past
-       * the image, and a partial tile up to a whole one further */
-      gint64 padded_len = d->c * hp * wp;
+      /* the dropped columns of an image's last row read up to kw - 1
+       * floats past its planes, and to the end of their tile: up to a
+       * whole tile further, zeroed once */
+      gint64 planes = d->c * hp * wp, image_len = planes + d->kw + CXR_GEMM_MAX_WIDTH;
       g_autoptr (CxrTensor) padded_t =
-        _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { padded_len + d->kw + CXR_GEMM_MAX_WIDTH }, 1);
+        _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { n_padded * image_len }, 1);
       g_autoptr (CxrTensor) wide_t =
-        rows_whole ? NULL : _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * n_cols }, 1);
+        rows_whole ? NULL
+                   : _cxr_tensor_new_uninitialized (CXR_DTYPE_F32, (const gint64[]) { d->co * d->n * n_cols }, 1);
       gfloat *padded = _cxr_f32 (padded_t), *wide = wide_t ? _cxr_f32 (wide_t) : NULL;
 
-      /* past the planes: read only for dropped columns, zeroed once */
-      memset (padded + padded_len, 0, (gsize) (d->kw + CXR_GEMM_MAX_WIDTH) * sizeof (gfloat));
+      for (gint64 i = 0; i < n_padded; i++)
+        memset (padded + i * image_len + planes, 0, (gsize) (image_len - planes) * sizeof (gfloat));
       for (gint64 t = 0; t < k; t++)
         rows[t] = (t / (d->kh * d->kw)) * hp * wp + ((t / d->kw) % d->kh) * wp + t % d->kw;
       /* the weights packed once for the batch, or read in place where each
@@ -336,39 +344,48 @@ conv_forward_gemm_with (const ConvDims *d, const gfloat *x, const CxrGemmOperand
        * saved: SD's 1280-channel convolution at 8x8 ran in 19-21 ms in
        * place, 27-40 ms packed) */
       gboolean weights_in_place = plain && d->n * n_cols <= 16 * CXR_GEMM_MAX_WIDTH;
-      g_autoptr (CxrTensor) packed_w = weights_in_place ? NULL : _cxr_gemm_pack_a (d->co, k, &a);
+      g_autoptr (CxrTensor) packed_w = NULL;
 
-      a.packed = packed_w ? _cxr_f32 (packed_w) : NULL;
-      a.in_place = weights_in_place;
       b = (CxrGemmOperand) { .data = padded, .rows = rows,
-                             .outer = rows_whole ? _cxr_gemm_axis_blocked (1, d->wo, wp) : _cxr_gemm_axis_plain (1) };
-      for (gint64 img = 0; img < d->n; img++)
+                             .outer = rows_whole ? _cxr_gemm_axis_blocked (1, d->wo, wp)
+                                                 : _cxr_gemm_axis_blocked (1, n_cols, image_len) };
+      if (!weights_in_place)
         {
-          gfloat *yi = y + img * d->co * hw;
-          pad_image (d, x, img, padded);
-          if (rows_whole)
+          a.packed_depth = _cxr_gemm_depth (d->co, rows_whole ? hw : d->n * n_cols, k, &b);
+          packed_w = _cxr_gemm_pack_a (d->co, k, a.packed_depth, &a);
+          a.packed = _cxr_f32 (packed_w);
+        }
+      a.in_place = weights_in_place;
+      if (rows_whole)
+        {
+          for (gint64 img = 0; img < d->n; img++)
             {
               /* straight into the output, the bias added by the product */
+              pad_image (d, x, img, padded);
               a.row_bias = bias;
-              _cxr_gemm (d->co, hw, k, &a, &b, yi, _cxr_gemm_axis_plain (hw), _cxr_gemm_axis_plain (1), accumulate);
-              continue;
+              _cxr_gemm (d->co, hw, k, &a, &b, y + img * d->co * hw, _cxr_gemm_axis_plain (hw),
+                         _cxr_gemm_axis_plain (1), accumulate);
             }
-          _cxr_gemm (d->co, n_cols, k, &a, &b, wide, _cxr_gemm_axis_plain (n_cols), _cxr_gemm_axis_plain (1),
-                     FALSE);
-#pragma omp parallel for schedule(static) if (d->co * hw > 65536)
-          for (gint64 o = 0; o < d->co; o++)
-            for (gint64 r = 0; r < d->ho; r++)
-              {
-                const gfloat *src = wide + o * n_cols + r * wp;
-                gfloat *dst = yi + (o * d->ho + r) * d->wo, shift = bias ? bias[o] : 0.0f;
-                if (accumulate)
-                  for (gint64 c = 0; c < d->wo; c++)
-                    dst[c] += src[c] + shift;
-                else
-                  for (gint64 c = 0; c < d->wo; c++)
-                    dst[c] = src[c] + shift;
-              }
+          return;
         }
+      for (gint64 img = 0; img < d->n; img++)
+        pad_image (d, x, img, padded + img * image_len);
+      _cxr_gemm (d->co, d->n * n_cols, k, &a, &b, wide, _cxr_gemm_axis_plain (d->n * n_cols),
+                 _cxr_gemm_axis_plain (1), FALSE);
+#pragma omp parallel for collapse(2) schedule(static) if (d->n * d->co * hw > 65536)
+      for (gint64 img = 0; img < d->n; img++)
+        for (gint64 o = 0; o < d->co; o++)
+          for (gint64 r = 0; r < d->ho; r++)
+            {
+              const gfloat *src = wide + (o * d->n + img) * n_cols + r * wp;
+              gfloat *dst = y + ((img * d->co + o) * d->ho + r) * d->wo, shift = bias ? bias[o] : 0.0f;
+              if (accumulate)
+                for (gint64 c = 0; c < d->wo; c++)
+                  dst[c] += src[c] + shift;
+              else
+                for (gint64 c = 0; c < d->wo; c++)
+                  dst[c] = src[c] + shift;
+            }
       return;
     }
   if (bias)

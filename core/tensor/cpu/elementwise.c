@@ -566,7 +566,7 @@ cxr_op_softmax (CxrTape *tape, CxrTensor *x, GError **error)
       g_set_error (error, CXR_TENSOR_ERROR, CXR_TENSOR_ERROR_SHAPE, "softmax: x has no dimension");
       return NULL;
     }
-  out = cxr_tensor_new_like (x);
+  out = _cxr_tensor_new_uninitialized_like (x);
   cols = cxr_tensor_get_dim (x, -1);
   rows = _cxr_numel (x) / MAX (cols, 1);
   vx = _cxr_f32 (x);

@@ -236,7 +236,7 @@ static CxrTensor *
 norm (CxrTape *tape, const gchar *name, CxrTensor *x, CxrTensor *w, CxrTensor *b, gfloat eps,
       const NormLayout *l)
 {
-  CxrTensor *out = cxr_tensor_new_like (x);
+  CxrTensor *out = _cxr_tensor_new_uninitialized_like (x);
   CxrTensor *mean = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { l->rows }, 1);
   CxrTensor *rstd = cxr_tensor_new (CXR_DTYPE_F32, (const gint64[]) { l->rows }, 1);
   CxrTensor *inputs[] = { x, w, b };

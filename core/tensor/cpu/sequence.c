@@ -169,7 +169,7 @@ cxr_op_dropout (CxrTape *tape, CxrTensor *x, gfloat p, guint64 seed, guint64 off
       return NULL;
     }
   n = _cxr_numel (x);
-  out = cxr_tensor_new_like (x);
+  out = _cxr_tensor_new_uninitialized_like (x);
   mask = g_new (gfloat, MAX (n, 1));
   dropout_mask (mask, n, p, seed, offset);
   for (gint64 i = 0; i < n; i++)
