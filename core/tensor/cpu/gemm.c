@@ -432,7 +432,8 @@ _cxr_gemm_pack_a (gint64 m, gint64 k, gint64 depth, const CxrGemmOperand *a)
  * @accumulate: C += A B instead of C = A B
  *
  * C = A B (or C += A B), plus A's row_bias when set, on the AVX-512
- * kernel; callers check _cxr_gemm_available() first. The work is counted
+ * kernel; callers check _cxr_gemm_available() first. A prepacked A
+ * names the depth it was packed in (packed_depth). The work is counted
  * in the flop count.
  */
 void
@@ -445,6 +446,7 @@ _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const CxrGemmO
   gfloat *apack = NULL, *bpack = NULL, *tail = NULL;
 
   g_return_if_fail (_cxr_gemm_available ());
+  g_return_if_fail (a->packed == NULL || a->packed_depth > 0);
   __atomic_fetch_add (&_cxr_flops, 2 * (guint64) m * (guint64) n * (guint64) k, __ATOMIC_RELAXED);
   if (m == 0 || n == 0)
     return;
