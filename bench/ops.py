@@ -18,7 +18,7 @@ import torch.nn.functional as F  # noqa: E402
 import timing  # noqa: E402
 
 THREADS = int(os.environ.get("CXRGEN_THREADS", "2"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "7"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "15"))
 ONLY = os.environ.get("BENCH_ONLY")  # run only the ops whose name holds this
 torch.set_num_threads(THREADS)
 Cxr.set_num_threads(THREADS)
@@ -45,7 +45,7 @@ def ours_step(build, inputs, backward):
             tape.backward(loss)
             for t in inputs:
                 if t.get_requires_grad():
-                    t.zero_grad()
+                    t.set_grad(None)  # as PyTorch's side drops its .grad
     return run
 
 
@@ -71,10 +71,10 @@ def bench(name, flops, ours_build, torch_build, shapes, backward_factor=3.0):
         return
     for backward in (False, True):
         pairs = [tensor_pair(*s, grad=backward) for s in shapes]
-        ours = median_ms(ours_step(ours_build, [p[0] for p in pairs], backward))
-        theirs = median_ms(torch_step(torch_build, [p[1] for p in pairs], backward))
+        ours, theirs, ratio = timing.paired_ms(ours_step(ours_build, [p[0] for p in pairs], backward),
+                                               torch_step(torch_build, [p[1] for p in pairs], backward), REPEAT)
         work = flops * (backward_factor if backward else 1.0)
-        rows.append((name + (" fwd+bwd" if backward else " fwd"), ours, theirs, work / ours / 1e6))
+        rows.append((name + (" fwd+bwd" if backward else " fwd"), ours, theirs, ratio, work / ours / 1e6))
 
 
 # The sgemm ceiling of this run: a large square product.
@@ -102,12 +102,13 @@ bench("group_norm 32 groups 320x32x32", 8 * 320 * 32 * 32,
       lambda t, x, w, bb: Cxr.op_group_norm(t, x, 32, w, bb, 1e-5), lambda x, w, bb: F.group_norm(x, 32, w, bb, 1e-5),
       [(1, 320, 32, 32), (320,), (320,)])
 
-print(f"threads {THREADS}, median of {REPEAT}, OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
+print(f"threads {THREADS}, median of {REPEAT} rounds (cxrgen, then PyTorch), OPENBLAS_CORETYPE={os.environ.get('OPENBLAS_CORETYPE', '(unset)')}")
 print(f"matrix-product peak in this run: {peak:.1f} GFLOP/s (cxrgen's 2048^3 matmul on its "
       f"{Cxr.get_matrix_kernel()} kernel, {peak_ms:.1f} ms)")
 print(f"{'op':38} {'cxrgen ms':>10} {'torch ms':>10} {'GFLOP/s':>9} {'of peak':>8} {'ratio':>7}")
-for name, ours, theirs, gflops in rows:
-    print(f"{name:38} {ours:10.2f} {theirs:10.2f} {gflops:9.1f} {gflops / peak:8.0%} {ours / theirs:7.2f}")
+for name, ours, theirs, ratio, gflops in rows:
+    print(f"{name:38} {ours:10.2f} {theirs:10.2f} {gflops:9.1f} {gflops / peak:8.0%} {ratio:7.2f}")
+print("ratio: the median of the rounds' ratios, not the ratio of the medians")
 
 # Attention memory: linear in the sequence length (the tiles are fixed);
 # PyTorch's unfused reference holds the Lq x Lk scores.

@@ -178,6 +178,9 @@ void _cxr_gemm (gint64 m, gint64 n, gint64 k, const CxrGemmOperand *a, const Cxr
 /* The gradient of @t, allocated (zeros) on first use; NULL when @t does
  * not require one. */
 gfloat *_cxr_grad (CxrTensor *t);
+/* As _cxr_grad, not zeroed when new (*@fresh set): for an op that then
+ * writes every element instead of adding. */
+gfloat *_cxr_grad_to_write (CxrTensor *t, gboolean *fresh);
 
 /* The op's inputs: contiguous f32, or an error that names op and input. */
 gboolean _cxr_check_input (CxrTensor *t, const gchar *op, const gchar *what, GError **error);

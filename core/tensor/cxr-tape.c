@@ -137,6 +137,28 @@ _cxr_grad (CxrTensor *t)
   return (gfloat *) cxr_tensor_get_data (grad);
 }
 
+/* As _cxr_grad, for an op that writes every element of the gradient when
+ * it is new (*@fresh set): a new one is not zeroed, and the op writes
+ * instead of adding. */
+gfloat *
+_cxr_grad_to_write (CxrTensor *t, gboolean *fresh)
+{
+  CxrTensor *grad;
+
+  *fresh = FALSE;
+  if (t == NULL || !cxr_tensor_get_requires_grad (t))
+    return NULL;
+  grad = cxr_tensor_get_grad (t);
+  if (grad == NULL)
+    {
+      g_autoptr (CxrTensor) uninitialized = _cxr_tensor_new_uninitialized_like (t);
+      cxr_tensor_set_grad (t, uninitialized);
+      grad = uninitialized;
+      *fresh = TRUE;
+    }
+  return (gfloat *) cxr_tensor_get_data (grad);
+}
+
 gboolean
 _cxr_check_input (CxrTensor *t, const gchar *op, const gchar *what, GError **error)
 {

@@ -434,22 +434,27 @@ conv_weight_grad_gemm (const ConvDims *d, const gfloat *x, const gfloat *dy, gfl
   _cxr_gemm (d->co, k, d->n * hw, &a, &b, dw, _cxr_gemm_axis_plain (k), _cxr_gemm_axis_plain (1), TRUE);
 }
 
-/* dx += the transposed convolution of dy: for stride 1, a convolution of
- * dy with the kernel flipped and its channels swapped, padded by k-1-p.
- * FALSE (nothing done) for other strides. */
+/* Whether conv_input_grad_gemm() computes the input's gradient: stride 1
+ * and padding less than the kernel, on the engine's own product. */
 static gboolean
-conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gfloat *dx)
+input_grad_by_gemm (const ConvDims *d)
+{
+  return _cxr_gemm_available () && d->stride == 1 && d->pad_h <= d->kh - 1 && d->pad_w <= d->kw - 1;
+}
+
+/* dx (+)= the transposed convolution of dy: a convolution of dy with the
+ * kernel flipped and its channels swapped, padded by k-1-p; every element
+ * of dx written, so a fresh gradient need not be zeroed first. */
+static void
+conv_input_grad_gemm (const ConvDims *d, const gfloat *w, const gfloat *dy, gfloat *dx, gboolean accumulate)
 {
   CxrGemmOperand flipped = { .pack = pack_weights_flipped, .data = w, .user_data = d };
   ConvDims t;
 
-  if (d->stride != 1 || d->pad_h > d->kh - 1 || d->pad_w > d->kw - 1)
-    return FALSE;
   t = (ConvDims) { .n = d->n, .c = d->co, .h = d->ho, .w = d->wo, .co = d->c, .kh = d->kh, .kw = d->kw,
                    .stride = 1, .pad_h = d->kh - 1 - d->pad_h, .pad_w = d->kw - 1 - d->pad_w,
                    .ho = d->h, .wo = d->w };
-  conv_forward_gemm_with (&t, dy, &flipped, FALSE, NULL, dx, TRUE);
-  return TRUE;
+  conv_forward_gemm_with (&t, dy, &flipped, FALSE, NULL, dx, accumulate);
 }
 
 static void
@@ -458,12 +463,17 @@ conv2d_backward (CxrNode *node)
   CxrTensor *x = g_ptr_array_index (node->in, 0), *w = g_ptr_array_index (node->in, 1);
   CxrTensor *b = g_ptr_array_index (node->in, 2);
   const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out));
-  gfloat *dx = _cxr_grad (x), *dw = _cxr_grad (w), *db = _cxr_grad (b);
+  gfloat *dx, *dw = _cxr_grad (w), *db = _cxr_grad (b);
+  gboolean dx_fresh = FALSE;
   ConvDims d;
   gint64 k, hw;
   g_autofree gfloat *col = NULL;
 
   conv_dims_from_node (node, &d);
+  /* the input's gradient is often new here (the tape's first use of an
+   * activation): written whole, it is not zeroed first (SD's 320-channel
+   * convolution at batch 4: 5 MB zeroed and read back) */
+  dx = input_grad_by_gemm (&d) ? _cxr_grad_to_write (x, &dx_fresh) : _cxr_grad (x);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
   if (db)
@@ -483,8 +493,11 @@ conv2d_backward (CxrNode *node)
       if (dw)
         conv_weight_grad_gemm (&d, _cxr_f32 (x), dy, dw);
       dw = NULL;
-      if (dx && conv_input_grad_gemm (&d, _cxr_f32 (w), dy, dx))
-        dx = NULL;
+      if (dx && input_grad_by_gemm (&d))
+        {
+          conv_input_grad_gemm (&d, _cxr_f32 (w), dy, dx, !dx_fresh);
+          dx = NULL;
+        }
     }
   if (!is_pointwise (&d) && (dw || dx))
     col = g_new (gfloat, k * hw);
