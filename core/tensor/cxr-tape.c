@@ -120,28 +120,10 @@ _cxr_tape_record (CxrTape *tape, const gchar *name, CxrBackwardFunc backward, Cx
   return node;
 }
 
-gfloat *
-_cxr_grad (CxrTensor *t)
-{
-  CxrTensor *grad;
-
-  if (t == NULL || !cxr_tensor_get_requires_grad (t))
-    return NULL;
-  grad = cxr_tensor_get_grad (t);
-  if (grad == NULL)
-    {
-      g_autoptr (CxrTensor) fresh = cxr_tensor_new_like (t);
-      cxr_tensor_set_grad (t, fresh);
-      grad = fresh;
-    }
-  return (gfloat *) cxr_tensor_get_data (grad);
-}
-
-/* As _cxr_grad, for an op that writes every element of the gradient when
- * it is new (*@fresh set): a new one is not zeroed, and the op writes
- * instead of adding. */
-gfloat *
-_cxr_grad_to_write (CxrTensor *t, gboolean *fresh)
+/* The gradient of @t (NULL when it requires none), allocated on first use
+ * (*@fresh set): zeroed, or not when @zeroed is FALSE. */
+static gfloat *
+grad_of (CxrTensor *t, gboolean zeroed, gboolean *fresh)
 {
   CxrTensor *grad;
 
@@ -151,12 +133,29 @@ _cxr_grad_to_write (CxrTensor *t, gboolean *fresh)
   grad = cxr_tensor_get_grad (t);
   if (grad == NULL)
     {
-      g_autoptr (CxrTensor) uninitialized = _cxr_tensor_new_uninitialized_like (t);
-      cxr_tensor_set_grad (t, uninitialized);
-      grad = uninitialized;
+      g_autoptr (CxrTensor) made = zeroed ? cxr_tensor_new_like (t) : _cxr_tensor_new_uninitialized_like (t);
+      cxr_tensor_set_grad (t, made);
+      grad = made;
       *fresh = TRUE;
     }
   return (gfloat *) cxr_tensor_get_data (grad);
+}
+
+gfloat *
+_cxr_grad (CxrTensor *t)
+{
+  gboolean fresh;
+
+  return grad_of (t, TRUE, &fresh);
+}
+
+/* As _cxr_grad, for an op that writes every element of the gradient when
+ * it is new (*@fresh set): a new one is not zeroed, and the op writes
+ * instead of adding. */
+gfloat *
+_cxr_grad_to_write (CxrTensor *t, gboolean *fresh)
+{
+  return grad_of (t, FALSE, fresh);
 }
 
 gboolean
