@@ -221,33 +221,37 @@ case("conv2d 1x7 padding (0, 3)", lambda t, x, w, b: Cxr.op_conv2d_full(t, x, w,
      lambda x, w, b: F.conv2d(x, w, b, 1, (0, 3)), [f32(2, 4, 9, 8), f32(5, 4, 1, 7), f32(5)], bound=1e-4)
 case("conv2d 3x1 stride 2 padding (1, 0)", lambda t, x, w: Cxr.op_conv2d_full(t, x, w, None, 2, 1, 0),
      lambda x, w: F.conv2d(x, w, None, 2, (1, 0)), [f32(2, 3, 11, 6), f32(4, 3, 3, 1)], bound=1e-4)
+
+
+def conv3x3_case(n, c, co, h, w, what, bias=True):
+    """A 3x3 convolution, stride 1, padding 1, with its gradients."""
+    name = f"conv2d 3x3 pad 1, {c} -> {co} channels at {h}x{w}, batch {n}{'' if bias else ', no bias'} ({what})"
+    if bias:
+        case(name, lambda t, x, wt, b: Cxr.op_conv2d(t, x, wt, b, 1, 1), lambda x, wt, b: F.conv2d(x, wt, b, 1, 1),
+             [f32(n, c, h, w), f32(co, c, 3, 3), f32(co)], bound=1e-4)
+    else:
+        case(name, lambda t, x, wt: Cxr.op_conv2d(t, x, wt, None, 1, 1), lambda x, wt: F.conv2d(x, wt, None, 1, 1),
+             [f32(n, c, h, w), f32(co, c, 3, 3)], bound=1e-4)
+
+
 # Sizes past the blocks of the engine's own product (core/tensor/cpu/gemm.c:
 # panels of 14 rows and 32 columns, K in blocks of 256, or of up to 4608
 # when the taps are read in place, rows in blocks of 336, columns in blocks
 # of 2048), with partial panels and tiles at the edges.
-case("conv2d 3x3 pad 1, 40 -> 350 channels at 20x37 (blocks of the product)",
-     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
-     [f32(2, 40, 20, 37), f32(350, 40, 3, 3), f32(350)], bound=1e-4)
-case("conv2d 3x3 pad 1, 6 -> 20 channels at 30x30, batch 5",
-     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
-     [f32(5, 6, 30, 30), f32(20, 6, 3, 3), f32(20)], bound=1e-4)
-# K = 4680 and 5400: two deep blocks of K, with the weights read in place
-# (3 images of 8x8, 96 columns each) and packed (4 images of 12x12, 192
-# columns each); the images of the batch in one product
-case("conv2d 3x3 pad 1, 520 -> 30 channels at 8x8, batch 3 (deep blocks of K, weights in place)",
-     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
-     [f32(3, 520, 8, 8), f32(30, 520, 3, 3), f32(30)], bound=1e-4)
-case("conv2d 3x3 pad 1, 600 -> 20 channels at 12x12, batch 4 (deep blocks of K, weights packed)",
-     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
-     [f32(4, 600, 12, 12), f32(20, 600, 3, 3), f32(20)], bound=1e-4)
+conv3x3_case(2, 40, 350, 20, 37, "blocks of the product")
+conv3x3_case(5, 6, 20, 30, 30, "many images")
+# K = 4680 and 5400 with 128 output channels: weights of over 1 MB per
+# block of K, so the product runs in two deep blocks with the panels of
+# weights outer (_cxr_gemm_depth), the weights read in place (3 images of
+# 8x8, 96 columns each) and packed (4 images of 12x12, 192 columns each),
+# the images of the batch in one product; and with rows of whole tiles
+conv3x3_case(3, 520, 128, 8, 8, "deep blocks of K, weights in place")
+conv3x3_case(4, 600, 128, 12, 12, "deep blocks of K, weights packed")
+conv3x3_case(2, 520, 128, 4, 32, "deep blocks of K, rows of whole tiles")
 # output rows of whole tiles (64 wide): only the real pixels are computed,
 # written straight into the output over the bias; the input's gradient too
-case("conv2d 3x3 pad 1, 40 -> 35 channels at 9x64, batch 2 (rows of whole tiles)",
-     lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 1, 1), lambda x, w, b: F.conv2d(x, w, b, 1, 1),
-     [f32(2, 40, 9, 64), f32(35, 40, 3, 3), f32(35)], bound=1e-4)
-case("conv2d 3x3 pad 1, 30 -> 20 channels at 6x32, no bias (rows of whole tiles)",
-     lambda t, x, w: Cxr.op_conv2d(t, x, w, None, 1, 1), lambda x, w: F.conv2d(x, w, None, 1, 1),
-     [f32(1, 30, 6, 32), f32(20, 30, 3, 3)], bound=1e-4)
+conv3x3_case(2, 40, 35, 9, 64, "rows of whole tiles")
+conv3x3_case(1, 30, 20, 6, 32, "rows of whole tiles", bias=False)
 case("conv2d 3x3 stride 2 pad 1, 30 -> 20 channels at 50x50 (blocks of the product)",
      lambda t, x, w, b: Cxr.op_conv2d(t, x, w, b, 2, 1), lambda x, w, b: F.conv2d(x, w, b, 2, 1),
      [f32(3, 30, 50, 50), f32(20, 30, 3, 3), f32(20)], bound=1e-4)

@@ -464,7 +464,7 @@ conv2d_backward (CxrNode *node)
   CxrTensor *b = g_ptr_array_index (node->in, 2);
   const gfloat *dy = _cxr_f32 (cxr_tensor_get_grad (node->out));
   gfloat *dx, *dw = _cxr_grad (w), *db = _cxr_grad (b);
-  gboolean dx_fresh = FALSE;
+  gboolean dx_by_gemm, dx_fresh = FALSE;
   ConvDims d;
   gint64 k, hw;
   g_autofree gfloat *col = NULL;
@@ -473,7 +473,8 @@ conv2d_backward (CxrNode *node)
   /* the input's gradient is often new here (the tape's first use of an
    * activation): written whole, it is not zeroed first (SD's 320-channel
    * convolution at batch 4: 5 MB zeroed and read back) */
-  dx = input_grad_by_gemm (&d) ? _cxr_grad_to_write (x, &dx_fresh) : _cxr_grad (x);
+  dx_by_gemm = input_grad_by_gemm (&d);
+  dx = dx_by_gemm ? _cxr_grad_to_write (x, &dx_fresh) : _cxr_grad (x);
   k = d.c * d.kh * d.kw;
   hw = d.ho * d.wo;
   if (db)
@@ -493,7 +494,7 @@ conv2d_backward (CxrNode *node)
       if (dw)
         conv_weight_grad_gemm (&d, _cxr_f32 (x), dy, dw);
       dw = NULL;
-      if (dx && input_grad_by_gemm (&d))
+      if (dx && dx_by_gemm)
         {
           conv_input_grad_gemm (&d, _cxr_f32 (w), dy, dx, !dx_fresh);
           dx = NULL;
